@@ -1,1 +1,27 @@
-console.log('argocd-dr');
+import { Command, CommanderError } from 'commander';
+import { registerMirrorCommand } from '../cli/mirror-command.js';
+import { UsageError } from '../cli/usage-error.js';
+import { TOOL_VERSION } from '../lambdas/shared/version.js';
+
+// Exit codes: 0 all good, 1 something failed (the output says what), 2 usage or configuration.
+const program = new Command('argocd-dr')
+  .description('Disaster recovery for Argo CD: mirror, verify and restore its Git repositories and state.')
+  .version(TOOL_VERSION)
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+registerMirrorCommand(program);
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof UsageError) {
+    process.stderr.write(`argocd-dr: ${error.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`argocd-dr: unexpected error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -38,3 +38,60 @@ export interface PutResult {
   /** Hex SHA-256 of the bytes written, computed as they streamed through. */
   sha256: string;
 }
+
+/** Thrown for a key or prefix that is not a relative, '/'-separated path. */
+export class InvalidKeyError extends Error {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`Invalid store key ${JSON.stringify(key)}: ${reason}. Keys are relative paths such as "git/github.com/org/repo.bundle".`);
+    this.name = 'InvalidKeyError';
+  }
+}
+
+/**
+ * Checks that `key` is a relative '/'-separated path with no empty, '.' or '..' segment, so the
+ * same key means the same object in a directory and in S3 and can never escape the store's root.
+ */
+export function assertValidKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new InvalidKeyError(String(key), problem);
+}
+
+/** A list prefix is '' (everything) or a key, optionally ending in '/' (a folder). */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return;
+  const problem = keyProblem(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  if (problem !== undefined) throw new InvalidKeyError(prefix, problem);
+}
+
+function keyProblem(key: string): string | undefined {
+  if (typeof key !== 'string' || key === '') return 'it is empty';
+  if (key.startsWith('/')) return 'it is absolute (starts with "/")';
+  if (key.includes('\\')) return 'it contains "\\"; use "/" between segments';
+  if (key.includes('\0')) return 'it contains a NUL character';
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'it has an empty segment ("//" or a trailing "/")';
+    if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
+  }
+  return undefined;
+}
+
+/** The body as Buffers, whatever form it came in; a stream's error or premature close is thrown. */
+export async function* bodyChunks(body: Readable | Uint8Array | string): AsyncGenerator<Buffer, void, undefined> {
+  if (typeof body === 'string') {
+    yield Buffer.from(body, 'utf8');
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    yield Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return;
+  }
+  for await (const chunk of body as AsyncIterable<unknown>) {
+    if (Buffer.isBuffer(chunk)) yield chunk;
+    else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else if (typeof chunk === 'string') yield Buffer.from(chunk, body.readableEncoding ?? 'utf8');
+    else throw new TypeError(`Store bodies must yield bytes or strings, got ${typeof chunk}`);
+  }
+}

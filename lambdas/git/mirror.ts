@@ -1,0 +1,164 @@
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { Store } from '../store/store.js';
+import { redactSecrets } from '../shared/redact.js';
+import { TOOL_NAME } from '../shared/version.js';
+import { bundleHeader } from './bundle-header.js';
+import { PackChecker, PackError, type PackSummary } from './pack-checker.js';
+import { DEFAULT_REF_PATTERNS, discoverRefs, selectRefs } from './ref-advertisement.js';
+import { parseRepoUrl, redactUserInfo, repoStoreKeys, type GitCredentials, type RepoUrl } from './repo-url.js';
+import { parseSidecar, sameRefs, type RepoSidecar } from './sidecar.js';
+import type { SmartHttpOptions } from './smart-http.js';
+import { fetchPack } from './upload-pack.js';
+
+export type MirrorStatus = 'mirrored' | 'unchanged' | 'empty' | 'failed';
+
+/** One repository's outcome, as the CLI prints it and run reports record it. */
+export interface MirrorResult {
+  url: string;
+  status: MirrorStatus;
+  /** Store key of the bundle. */
+  bundle?: string;
+  refs?: number;
+  bytes?: number;
+  seconds?: number;
+  error?: string;
+}
+
+export interface MirrorProgress {
+  url: string;
+  phase: 'listing' | 'fetching' | 'done';
+  /** Pack bytes received so far. */
+  bytes: number;
+  result?: MirrorResult;
+}
+
+export interface MirrorOptions {
+  store: Store;
+  /** Patterns added to HEAD, refs/heads/* and refs/tags/* (e.g. refs/notes/*). */
+  extraRefPatterns?: readonly string[];
+  /** Used for every repo whose URL carries no credentials of its own. */
+  credentials?: GitCredentials;
+  /** A server silent for this long fails the repo. */
+  idleTimeoutMs?: number;
+  onProgress?: (progress: MirrorProgress) => void;
+}
+
+const USER_AGENT = `git/2.39 (${TOOL_NAME.replace(' ', '/')})`;
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+
+/** Mirrors many repositories, at most `concurrency` at a time; one failing never stops the others. */
+export async function mirrorRepos(urls: readonly string[], options: MirrorOptions & { concurrency: number }): Promise<MirrorResult[]> {
+  const limit = pLimit(options.concurrency);
+  return Promise.all(urls.map((url) => limit(() => mirrorRepo(url, options))));
+}
+
+/**
+ * Mirrors one repository into `git/<host>/<path>.bundle` and its sidecar. The bundle is streamed
+ * from the server's pack and only replaces the previous one once the pack proved complete.
+ */
+export async function mirrorRepo(url: string, options: MirrorOptions): Promise<MirrorResult> {
+  const started = performance.now();
+  const seconds = () => Math.round((performance.now() - started) / 10) / 100;
+  let repo: RepoUrl | undefined;
+  let credentials = options.credentials;
+  const report = (result: MirrorResult): MirrorResult => {
+    options.onProgress?.({ url: result.url, phase: 'done', bytes: result.bytes ?? 0, result });
+    return result;
+  };
+  try {
+    repo = parseRepoUrl(url);
+    credentials = repo.credentials ?? options.credentials;
+    const http: SmartHttpOptions = {
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      userAgent: USER_AGENT,
+      ...(credentials ? { credentials } : {}),
+    };
+    const keys = repoStoreKeys(repo);
+    const patterns = [...DEFAULT_REF_PATTERNS, ...(options.extraRefPatterns ?? [])];
+    options.onProgress?.({ url: repo.display, phase: 'listing', bytes: 0 });
+
+    const advertisement = await discoverRefs(repo, patterns, http);
+    if (advertisement.shallow) {
+      throw new PackError('the server repository is shallow, so a bundle of it would be missing history; mirror from a complete copy');
+    }
+    const refs = selectRefs(advertisement.refs, patterns);
+    const head = advertisement.headTarget ?? null;
+    const previous = parseSidecar(await options.store.getText(keys.sidecar));
+
+    if (refs.size === 0) {
+      // git cannot bundle an empty repository: record the state instead of a 0-byte bundle.
+      if (previous?.status !== 'empty' || !sameRefs(previous, refs, head, advertisement.objectFormat)) {
+        const sidecar: RepoSidecar = {
+          schema: 1, url: repo.display, status: 'empty', objectFormat: advertisement.objectFormat, head, refs: {},
+          seconds: seconds(), mirroredAt: new Date().toISOString(), protocol: advertisement.protocol, tool: TOOL_NAME,
+        };
+        await options.store.put(keys.sidecar, formatSidecar(sidecar), { contentType: 'application/json' });
+      }
+      return report({ url: repo.display, status: 'empty', refs: 0, seconds: seconds() });
+    }
+
+    if (previous?.status === 'mirrored' && previous.bundle === keys.bundle
+      && sameRefs(previous, refs, head, advertisement.objectFormat)
+      && (await options.store.head(keys.bundle)) !== undefined) {
+      return report({ url: repo.display, status: 'unchanged', bundle: keys.bundle, refs: refs.size, seconds: seconds() });
+    }
+
+    const wants = [...new Set(refs.values())];
+    const checker = new PackChecker(advertisement.objectFormat);
+    const display = repo.display;
+    const pack = fetchPack(repo, advertisement, wants, http);
+    let summary: PackSummary | undefined;
+    async function* bundleBytes(): AsyncGenerator<Buffer> {
+      yield bundleHeader(refs, advertisement.objectFormat);
+      for await (const chunk of pack) {
+        checker.update(chunk);
+        options.onProgress?.({ url: display, phase: 'fetching', bytes: checker.bytes });
+        yield chunk;
+      }
+      // Throwing here, before the stream ends, is what keeps a bad pack from the final key.
+      const checked = checker.finish();
+      if (checked.objects < wants.length) {
+        throw new PackError(`the pack holds ${checked.objects} objects but ${wants.length} distinct ref tips were asked for`);
+      }
+      summary = checked;
+    }
+    const written = await options.store.put(keys.bundle, Readable.from(bundleBytes(), { objectMode: false }), {
+      contentType: 'application/x-git-bundle',
+    });
+    if (!summary) throw new PackError('the bundle was stored before its pack was checked');
+    const sidecar: RepoSidecar = {
+      schema: 1,
+      url: repo.display,
+      status: 'mirrored',
+      objectFormat: advertisement.objectFormat,
+      head,
+      refs: Object.fromEntries([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      bundle: keys.bundle,
+      bundleSha256: written.sha256,
+      bundleBytes: written.bytes,
+      packChecksum: summary.checksum,
+      objects: summary.objects,
+      seconds: seconds(),
+      mirroredAt: new Date().toISOString(),
+      protocol: advertisement.protocol,
+      tool: TOOL_NAME,
+    };
+    await options.store.put(keys.sidecar, formatSidecar(sidecar), { contentType: 'application/json' });
+    return report({ url: repo.display, status: 'mirrored', bundle: keys.bundle, refs: refs.size, bytes: written.bytes, seconds: sidecar.seconds });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const where = repo?.display ?? redactUserInfo(url);
+    const text = message.startsWith(where) ? message : `${where}: ${message}`;
+    return report({
+      url: where,
+      status: 'failed',
+      seconds: seconds(),
+      error: redactSecrets(redactUserInfo(text), [credentials?.password]),
+    });
+  }
+}
+
+function formatSidecar(sidecar: RepoSidecar): string {
+  return `${JSON.stringify(sidecar, null, 2)}\n`;
+}

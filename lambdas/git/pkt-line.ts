@@ -1,0 +1,117 @@
+/**
+ * Git's pkt-line framing (gitprotocol-common): four hex digits of length, then the payload.
+ * 0000 is a flush, 0001 a delimiter and 0002 a response-end (protocol v2).
+ */
+
+export type Pkt =
+  | { kind: 'data'; data: Buffer }
+  | { kind: 'flush' }
+  | { kind: 'delim' }
+  | { kind: 'response-end' };
+
+const MAX_PKT_LENGTH = 65520;
+
+export const FLUSH = '0000';
+export const DELIM = '0001';
+
+/** Encodes one data pkt-line; text lines should end with '\n' as git sends them. */
+export function pktLine(payload: string | Buffer): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (body.length + 4 > MAX_PKT_LENGTH) throw new Error(`pkt-line too long: ${body.length} bytes`);
+  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0'), 'ascii'), body]);
+}
+
+/** The text of a data pkt without its trailing newline. */
+export function pktText(pkt: Pkt): string | undefined {
+  if (pkt.kind !== 'data') return undefined;
+  const end = pkt.data.length > 0 && pkt.data[pkt.data.length - 1] === 0x0a ? pkt.data.length - 1 : pkt.data.length;
+  return pkt.data.toString('utf8', 0, end);
+}
+
+export class ProtocolError extends Error {}
+
+/**
+ * Reads pkt-lines from a byte stream without copying payloads that sit inside one chunk, which
+ * is nearly every 64 KiB side-band packet of a pack: the relay stays cheap whatever the size.
+ */
+export class PktLineReader {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private buffer: Buffer = Buffer.alloc(0);
+  private ended = false;
+  /** Bytes taken from the underlying stream so far; used in messages about cut connections. */
+  bytesRead = 0;
+
+  constructor(source: AsyncIterable<Buffer | Uint8Array | string>) {
+    const iterator = source[Symbol.asyncIterator]();
+    this.chunks = {
+      next: async () => {
+        const result = await iterator.next();
+        if (result.done) return { done: true, value: undefined };
+        const value = result.value;
+        return { done: false, value: typeof value === 'string' ? Buffer.from(value) : Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength) };
+      },
+      return: async () => {
+        await iterator.return?.();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Next pkt, or undefined at a clean end of stream (no partial pkt pending). */
+  async read(): Promise<Pkt | undefined> {
+    if (!(await this.fill(4))) {
+      if (this.buffer.length === 0) return undefined;
+      throw new ProtocolError(`stream ended inside a pkt-line length after ${this.bytesRead} bytes`);
+    }
+    const lengthText = this.buffer.toString('latin1', 0, 4);
+    if (!/^[0-9a-f]{4}$/i.test(lengthText)) {
+      throw new ProtocolError(`malformed pkt-line length ${JSON.stringify(lengthText)} after ${this.bytesRead - this.buffer.length} bytes`);
+    }
+    const length = parseInt(lengthText, 16);
+    if (length < 4) {
+      this.buffer = this.buffer.subarray(4);
+      if (length === 0) return { kind: 'flush' };
+      if (length === 1) return { kind: 'delim' };
+      if (length === 2) return { kind: 'response-end' };
+      throw new ProtocolError(`invalid pkt-line length ${lengthText}`);
+    }
+    if (!(await this.fill(length))) {
+      throw new ProtocolError(`stream ended inside a pkt-line (wanted ${length} bytes, ${this.buffer.length} arrived) after ${this.bytesRead} bytes`);
+    }
+    const data = this.buffer.subarray(4, length);
+    this.buffer = this.buffer.subarray(length);
+    return { kind: 'data', data };
+  }
+
+  /** The bytes after the last pkt read, unframed: for a v0 pack sent without side-band. */
+  async *rest(): AsyncGenerator<Buffer> {
+    if (this.buffer.length > 0) yield this.buffer;
+    this.buffer = Buffer.alloc(0);
+    for (;;) {
+      const next = await this.chunks.next();
+      if (next.done) return;
+      this.bytesRead += next.value.length;
+      yield next.value;
+    }
+  }
+
+  /** Stops reading the source (closes the response). */
+  async close(): Promise<void> {
+    this.ended = true;
+    await this.chunks.return?.();
+  }
+
+  private async fill(wanted: number): Promise<boolean> {
+    while (this.buffer.length < wanted) {
+      if (this.ended) return false;
+      const next = await this.chunks.next();
+      if (next.done) {
+        this.ended = true;
+        return false;
+      }
+      this.bytesRead += next.value.length;
+      this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
+    }
+    return true;
+  }
+}

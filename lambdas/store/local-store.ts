@@ -1,0 +1,171 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { assertValidKey, assertValidPrefix, bodyChunks, type PutResult, type Store } from './store.js';
+
+/** Temporary files of unfinished puts: `.<basename>.partial-<hex>`, next to their final path. */
+const PARTIAL_FILE = /^\..*\.partial-[0-9a-f]+$/;
+
+/** Codes that mean "there is no object at this key" rather than a real failure. */
+const MISSING = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+
+/**
+ * A store in a local directory. Each put writes a temporary file beside the final one, fsyncs it
+ * and renames it into place, so readers see either the old object or the complete new one.
+ */
+export class LocalStore implements Store {
+  readonly location: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.location = this.root;
+  }
+
+  async put(key: string, body: Readable | Uint8Array | string): Promise<PutResult> {
+    const finalPath = this.pathOf(key);
+    if (PARTIAL_FILE.test(path.basename(finalPath))) {
+      throw new Error(`Cannot store ${JSON.stringify(key)} in ${this.location}: names like ".<name>.partial-<hex>" are reserved for unfinished writes.`);
+    }
+    const dir = path.dirname(finalPath);
+    const tempPath = path.join(dir, `.${path.basename(finalPath)}.partial-${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    // Set only when the caller's body failed, so that error is rethrown untouched.
+    let bodyFailure: { error: unknown } | undefined;
+
+    async function* measured(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of bodyChunks(body)) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      } catch (error) {
+        bodyFailure = { error };
+        throw error;
+      }
+    }
+
+    let handle: FileHandle | undefined;
+    try {
+      await mkdir(dir, { recursive: true });
+      // 'wx' never follows or reuses an existing path, so two writers cannot share a temp file.
+      handle = await open(tempPath, 'wx');
+      for await (const chunk of measured()) {
+        // Awaiting each write is the backpressure: the body is read no faster than the disk takes it.
+        for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
+      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(tempPath, finalPath);
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await unlink(tempPath).catch(() => undefined);
+      if (bodyFailure) throw bodyFailure.error;
+      throw new Error(`Could not write ${JSON.stringify(key)} to ${this.location}: ${describe(error)}`, { cause: error });
+    }
+    await fsyncDirectory(dir);
+    return { bytes, sha256: hash.digest('hex') };
+  }
+
+  async get(key: string): Promise<Readable | undefined> {
+    const file = this.pathOf(key);
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.readError(key, error);
+    }
+    try {
+      // Opening a directory succeeds on Linux; a directory is not an object.
+      if (!(await handle.stat()).isFile()) {
+        await handle.close();
+        return undefined;
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw this.readError(key, error);
+    }
+    return handle.createReadStream();
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    const file = this.pathOf(key);
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.readError(key, error);
+    }
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    const file = this.pathOf(key);
+    try {
+      const info = await stat(file);
+      return info.isFile() ? { size: info.size } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.readError(key, error);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    assertValidPrefix(prefix);
+    // Walk only the folder the prefix names, then match the rest as a string prefix, like S3.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    for await (const key of this.walk(folder)) {
+      if (key.startsWith(prefix)) yield key;
+    }
+  }
+
+  private async *walk(folder: string): AsyncGenerator<string> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(path.join(this.root, ...folder.split('/')), { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw new Error(`Could not list ${JSON.stringify(folder)} in ${this.location}: ${describe(error)}`, { cause: error });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.isDirectory()) yield* this.walk(`${folder}${entry.name}/`);
+      else if (entry.isFile() && !PARTIAL_FILE.test(entry.name)) yield `${folder}${entry.name}`;
+    }
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  private readError(key: string, error: unknown): Error {
+    return new Error(`Could not read ${JSON.stringify(key)} from ${this.location}: ${describe(error)}`, { cause: error });
+  }
+}
+
+/** Makes the rename itself durable; some platforms cannot fsync a directory, which is fine there. */
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Durability of the rename is best effort; the object is already complete and in place.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && MISSING.has(error.code);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

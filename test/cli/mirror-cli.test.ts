@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeTempDirs, tempDir } from '../support/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
+import { createEmptyRepo, createRichRepo } from '../support/origin-repos.js';
+
+const CLI = path.resolve('bin/argocd-dr.js');
+const SECRET = 'planted-Token-93b7d2';
+
+/** Runs the built CLI as a user would; never throws on a non-zero exit. */
+async function argocdDr(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let server: GitHttpServer;
+let authServer: GitHttpServer;
+
+beforeAll(async () => {
+  const root = await tempDir('cli-origins');
+  await createRichRepo(root, 'org/app.git');
+  await createEmptyRepo(root, 'org/empty.git');
+  server = await startGitHttpServer({ root });
+  authServer = await startGitHttpServer({ root, auth: { username: 'ci', password: SECRET } });
+});
+
+afterAll(async () => {
+  await Promise.all([server?.close(), authServer?.close()]);
+  await removeTempDirs();
+});
+
+describe('argocd-dr mirror', () => {
+  it('has --help for the program and the command', async () => {
+    const top = await argocdDr(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('mirror');
+    const mirror = await argocdDr(['mirror', '--help']);
+    expect(mirror.code).toBe(0);
+    expect(mirror.stdout).toMatch(/--store <dir\|s3:\/\/bucket\/prefix>/);
+    expect(mirror.stdout).toContain('--refs <pattern>');
+  });
+
+  it.each([
+    [['mirror'], /missing required argument/],
+    [['mirror', 'ftp://example.com/repo.git'], /only http\(s\) Git URLs/],
+    [['mirror', '--concurrency', '0', 'https://example.com/r.git'], /--concurrency must be a whole number/],
+    [['mirror', '--refs', 'notes/*', 'https://example.com/r.git'], /must be HEAD or start with refs\//],
+    [['mirror', '--password', 'x', 'https://example.com/r.git'], /a password needs a username/],
+    [['mirror', '--store', 's3://', 'https://example.com/r.git'], /s3:\/\//],
+    [['nonsense'], /unknown command/],
+  ])('exits 2 with a clear message for %j', async (args, message) => {
+    const result = await argocdDr(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('prints one JSON document and exits 1 when any repository failed', async () => {
+    const store = await tempDir('cli-store');
+    const urls = [`${server.url}/org/app.git`, `${server.url}/org/empty.git`, `${server.url}/org/absent.git`];
+    const result = await argocdDr(['mirror', '--store', store, '--json', ...urls]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { repos: Array<Record<string, unknown>> };
+    expect(report.repos.map((repo) => [repo.url, repo.status])).toEqual([
+      [urls[0], 'mirrored'], [urls[1], 'empty'], [urls[2], 'failed'],
+    ]);
+    expect(report.repos[0]).toMatchObject({ bundle: expect.stringMatching(/^git\/127\.0\.0\.1:\d+\/org\/app\.bundle$/), refs: expect.any(Number), bytes: expect.any(Number), seconds: expect.any(Number) });
+    expect(report.repos[2]!.error).toMatch(/404/);
+
+    const again = await argocdDr(['mirror', '--store', store, '--json', urls[0]!, urls[1]!]);
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { repos: Array<{ status: string }> }).repos.map((repo) => repo.status)).toEqual(['unchanged', 'empty']);
+  });
+
+  it('prints a plain summary when not on a terminal, and never the token', async () => {
+    const store = await tempDir('cli-store');
+    const url = `${authServer.url}/org/app.git`;
+    const ok = await argocdDr(['mirror', '--store', store, url], { ARGOCD_DR_GIT_USERNAME: 'ci', ARGOCD_DR_GIT_TOKEN: SECRET });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^mirrored .*org\/app\.git/m);
+    expect(ok.stdout).toMatch(/1 mirrored, 0 unchanged, 0 empty, 0 failed/);
+    const denied = await argocdDr(['mirror', '--store', store, '--username', 'ci', '--password', `${SECRET}x`, url]);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toMatch(/rejected the credentials/);
+    for (const output of [ok.stdout, ok.stderr, denied.stdout, denied.stderr]) expect(output).not.toContain(SECRET);
+    const sidecar = await readFile(path.join(store, `git/127.0.0.1:${new URL(authServer.url).port}/org/app.json`), 'utf8');
+    expect(sidecar).not.toContain(SECRET);
+  });
+});
