@@ -13,7 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { assertValidKey, assertValidPrefix, bodyChunks, type PutOptions, type PutResult, type Store } from './store.js';
 
-/** 8 MiB parts, two in flight: about 24 MiB of buffers per upload whatever the object's size. */
+/** 8 MiB parts, two in flight and one filling: an upload's buffers do not grow with the object. */
 export const PART_SIZE = 8 * 1024 * 1024;
 export const QUEUE_SIZE = 2;
 
@@ -31,7 +31,8 @@ export interface S3StoreOptions {
 
 /**
  * A store under `s3://bucket/prefix`. Puts stream through a multipart upload, which S3 makes
- * visible only on CompleteMultipartUpload, so a failed body never replaces the current object.
+ * visible only on CompleteMultipartUpload, so a failed body never replaces the current object; a
+ * body smaller than one part becomes a single PutObject, sent only once the body has ended.
  */
 export class S3Store implements Store {
   readonly location: string;
@@ -88,10 +89,9 @@ export class S3Store implements Store {
         Key: objectKey,
         Body: Readable.from(measured()),
         ContentType: options.contentType ?? 'application/octet-stream',
-        // lib-storage sends every part as a Buffer, so the SDK puts CRC32 in a header (no
-        // aws-chunked trailer); FULL_OBJECT lets S3 and later GetObject check the whole object.
+        // lib-storage sends every part as a Buffer, so the SDK puts its CRC32 in a header rather
+        // than an aws-chunked trailer: S3 checks each part, and s3rver stores the bytes intact.
         ChecksumAlgorithm: 'CRC32',
-        ChecksumType: 'FULL_OBJECT',
         ...(this.kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.kmsKeyId, BucketKeyEnabled: true } : {}),
       },
     });
@@ -190,7 +190,7 @@ export class S3Store implements Store {
     if (head.ContentLength !== bytes) {
       throw new Error(`The object written to ${where} is damaged: S3 reports ${head.ContentLength ?? 'no'} bytes but ${bytes} were sent.${undo}`);
     }
-    // A composite checksum ("...-<parts>") covers the parts, not the object; S3 checked those on upload.
+    // A multipart object's CRC32 is composite ("...-<parts>"), over the part checksums S3 already checked.
     const reported = head.ChecksumCRC32;
     if (reported && !reported.includes('-') && reported !== crc32Base64(crc)) {
       throw new Error(`The object written to ${where} is damaged: S3 reports CRC32 ${reported} but ${crc32Base64(crc)} was sent.${undo}`);
