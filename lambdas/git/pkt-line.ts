@@ -36,7 +36,9 @@ export class ProtocolError extends Error {}
  */
 export class PktLineReader {
   private readonly chunks: AsyncIterator<Buffer>;
-  private buffer: Buffer = Buffer.alloc(0);
+  /** Unread bytes, as slices of the chunks they arrived in. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private ended = false;
   /** Bytes taken from the underlying stream so far; used in messages about cut connections. */
   bytesRead = 0;
@@ -60,33 +62,32 @@ export class PktLineReader {
   /** Next pkt, or undefined at a clean end of stream (no partial pkt pending). */
   async read(): Promise<Pkt | undefined> {
     if (!(await this.fill(4))) {
-      if (this.buffer.length === 0) return undefined;
+      if (this.pendingBytes === 0) return undefined;
       throw new ProtocolError(`stream ended inside a pkt-line length after ${this.bytesRead} bytes`);
     }
-    const lengthText = this.buffer.toString('latin1', 0, 4);
+    const lengthText = this.take(4).toString('latin1');
     if (!/^[0-9a-f]{4}$/i.test(lengthText)) {
-      throw new ProtocolError(`malformed pkt-line length ${JSON.stringify(lengthText)} after ${this.bytesRead - this.buffer.length} bytes`);
+      throw new ProtocolError(`malformed pkt-line length ${JSON.stringify(lengthText)} after ${this.bytesRead - this.pendingBytes - 4} bytes`);
     }
     const length = parseInt(lengthText, 16);
     if (length < 4) {
-      this.buffer = this.buffer.subarray(4);
       if (length === 0) return { kind: 'flush' };
       if (length === 1) return { kind: 'delim' };
       if (length === 2) return { kind: 'response-end' };
       throw new ProtocolError(`invalid pkt-line length ${lengthText}`);
     }
-    if (!(await this.fill(length))) {
-      throw new ProtocolError(`stream ended inside a pkt-line (wanted ${length} bytes, ${this.buffer.length} arrived) after ${this.bytesRead} bytes`);
+    if (!(await this.fill(length - 4))) {
+      throw new ProtocolError(`stream ended inside a pkt-line (wanted ${length - 4} bytes, ${this.pendingBytes} arrived) after ${this.bytesRead} bytes`);
     }
-    const data = this.buffer.subarray(4, length);
-    this.buffer = this.buffer.subarray(length);
-    return { kind: 'data', data };
+    return { kind: 'data', data: this.take(length - 4) };
   }
 
   /** The bytes after the last pkt read, unframed: for a v0 pack sent without side-band. */
   async *rest(): AsyncGenerator<Buffer> {
-    if (this.buffer.length > 0) yield this.buffer;
-    this.buffer = Buffer.alloc(0);
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    yield* pending;
     for (;;) {
       const next = await this.chunks.next();
       if (next.done) return;
@@ -101,8 +102,33 @@ export class PktLineReader {
     await this.chunks.return?.();
   }
 
+  /**
+   * Removes `n` buffered bytes: a slice of one chunk when they sit in one (nearly always), else
+   * one copy of exactly those bytes, so chunk boundaries never cost more than the packet itself.
+   */
+  private take(n: number): Buffer {
+    const first = this.pending[0]!;
+    this.pendingBytes -= n;
+    if (first.length >= n) {
+      if (first.length === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    while (copied < n) {
+      const chunk = this.pending[0]!;
+      const used = Math.min(chunk.length, n - copied);
+      chunk.copy(out, copied, 0, used);
+      copied += used;
+      if (used === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(used);
+    }
+    return out;
+  }
+
   private async fill(wanted: number): Promise<boolean> {
-    while (this.buffer.length < wanted) {
+    while (this.pendingBytes < wanted) {
       if (this.ended) return false;
       const next = await this.chunks.next();
       if (next.done) {
@@ -110,7 +136,10 @@ export class PktLineReader {
         return false;
       }
       this.bytesRead += next.value.length;
-      this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
+      if (next.value.length > 0) {
+        this.pending.push(next.value);
+        this.pendingBytes += next.value.length;
+      }
     }
     return true;
   }
