@@ -68,7 +68,7 @@ async function runMirror(urls: string[], options: MirrorCommandOptions): Promise
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 
-  const view = options.json ? undefined : new MirrorProgressView(process.stderr, process.stdout);
+  const view = options.json ? undefined : await MirrorProgressView.create(process.stderr, process.stdout);
   const results = await mirrorRepos(urls, {
     store,
     concurrency: options.concurrency,
@@ -110,7 +110,8 @@ function summaryTable(results: MirrorResult[]): string {
     result.refs === undefined ? '' : String(result.refs),
     formatBytes(result.bytes),
     formatSeconds(result.seconds),
-    result.error ?? result.bundle ?? '',
+    // The REPOSITORY column already names the repo the error is about.
+    result.error?.replace(`${result.url}: `, '') ?? result.bundle ?? '',
   ]);
   const counts = (['mirrored', 'unchanged', 'empty', 'failed'] as const)
     .map((status) => `${results.filter((result) => result.status === status).length} ${status}`)

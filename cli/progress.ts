@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { MirrorProgress } from '../lambdas/git/mirror.js';
 import { formatBytes } from './format.js';
 
@@ -8,19 +8,22 @@ import { formatBytes } from './format.js';
  */
 export class MirrorProgressView {
   private readonly bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
-  private readonly multibar: cliProgress.MultiBar | undefined;
 
-  constructor(private readonly terminal: NodeJS.WriteStream, private readonly plain: NodeJS.WritableStream) {
-    this.multibar = terminal.isTTY
-      ? new cliProgress.MultiBar({
-        stream: terminal,
-        format: '{phase} {repo}  {size}  {rate}',
-        hideCursor: true,
-        clearOnComplete: true,
-        autopadding: true,
-        fps: 5,
-      })
-      : undefined;
+  private constructor(private readonly multibar: cliProgress.MultiBar | undefined, private readonly plain: NodeJS.WritableStream) {}
+
+  static async create(terminal: NodeJS.WriteStream, plain: NodeJS.WritableStream): Promise<MirrorProgressView> {
+    if (!terminal.isTTY) return new MirrorProgressView(undefined, plain);
+    // Loaded only for a terminal: runs in CI and Lambda-like shells skip its memory.
+    const { default: cliProgress } = await import('cli-progress');
+    const multibar = new cliProgress.MultiBar({
+      stream: terminal,
+      format: '{phase} {repo}  {size}  {rate}',
+      hideCursor: true,
+      clearOnComplete: true,
+      autopadding: true,
+      fps: 5,
+    });
+    return new MirrorProgressView(multibar, plain);
   }
 
   update(progress: MirrorProgress): void {

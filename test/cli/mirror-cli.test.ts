@@ -1,11 +1,12 @@
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../support/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { createEmptyRepo, createRichRepo } from '../support/origin-repos.js';
+import { createEmptyRepo, createRichRepo, forcePushBranch } from '../support/origin-repos.js';
+import { openStore } from '../../lambdas/store/open-store.js';
 
 const CLI = path.resolve('bin/argocd-dr.js');
 const SECRET = 'planted-Token-93b7d2';
@@ -23,10 +24,12 @@ async function argocdDr(args: string[], env: Record<string, string> = {}) {
 
 let server: GitHttpServer;
 let authServer: GitHttpServer;
+let root: string;
 
 beforeAll(async () => {
-  const root = await tempDir('cli-origins');
+  root = await tempDir('cli-origins');
   await createRichRepo(root, 'org/app.git');
+  await createRichRepo(root, 'org/killed.git');
   await createEmptyRepo(root, 'org/empty.git');
   server = await startGitHttpServer({ root });
   authServer = await startGitHttpServer({ root, auth: { username: 'ci', password: SECRET } });
@@ -92,5 +95,37 @@ describe('argocd-dr mirror', () => {
     for (const output of [ok.stdout, ok.stderr, denied.stdout, denied.stderr]) expect(output).not.toContain(SECRET);
     const sidecar = await readFile(path.join(store, `git/127.0.0.1:${new URL(authServer.url).port}/org/app.json`), 'utf8');
     expect(sidecar).not.toContain(SECRET);
+  });
+
+  it('leaves the previous bundle intact when the process is killed mid-transfer', async () => {
+    const store = await tempDir('cli-store');
+    const url = `${server.url}/org/killed.git`;
+    expect((await argocdDr(['mirror', '--store', store, url])).code).toBe(0);
+    const bundlePath = path.join(store, `git/127.0.0.1:${new URL(server.url).port}/org/killed.bundle`);
+    const before = await readFile(bundlePath);
+    await forcePushBranch(path.join(root, 'org/killed.git'), 'main');
+
+    server.setFault('org/killed.git', { kind: 'stall' });
+    try {
+      const child = spawn(process.execPath, [CLI, 'mirror', '--store', store, url], { stdio: 'ignore' });
+      // Once the pack request has its response head, the bundle's header is in a temporary file.
+      await expect.poll(() => server.requests.some((r) => r.path === '/org/killed.git/git-upload-pack' && r.requestBody.includes('command=fetch') && r.status === 200), { timeout: 20_000 }).toBe(true);
+      await expect.poll(async () => (await readdir(path.dirname(bundlePath))).some((name) => name.includes('.partial-')), { timeout: 5_000 }).toBe(true);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      server.setFault('org/killed.git', undefined);
+    }
+    expect((await readFile(bundlePath)).equals(before)).toBe(true);
+    const keys = [];
+    for await (const key of openStore(store).list('git/')) keys.push(key);
+    expect(keys.filter((key) => key.includes('killed')).sort()).toEqual([
+      `git/127.0.0.1:${new URL(server.url).port}/org/killed.bundle`,
+      `git/127.0.0.1:${new URL(server.url).port}/org/killed.json`,
+    ]);
+    // The next run replaces it with the new history, and the stale temporary file does no harm.
+    const next = await argocdDr(['mirror', '--store', store, '--json', url]);
+    expect(JSON.parse(next.stdout).repos[0].status).toBe('mirrored');
   });
 });

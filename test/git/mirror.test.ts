@@ -149,6 +149,22 @@ describe('incremental runs', () => {
     }
   });
 
+  it('follows a redirect to a renamed repository and keeps the requested URL\'s store key', async () => {
+    const { dir, store } = await newStore();
+    v2.setFault('org/old-name.git', { kind: 'redirect', toRepoPath: 'org/rich.git' });
+    try {
+      const before = v2.requests.length;
+      const result = await mirrorRepo(`${v2.url}/org/old-name.git`, { store });
+      expect(result).toMatchObject({ status: 'mirrored', bundle: `git/127.0.0.1:${new URL(v2.url).port}/org/old-name.bundle` });
+      expect(v2.requests.slice(before).filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
+        '/org/rich.git/git-upload-pack', '/org/rich.git/git-upload-pack',
+      ]);
+      await expectBundleMatchesOrigin(path.join(dir, result.bundle!), origins.rich!);
+    } finally {
+      v2.setFault('org/old-name.git', undefined);
+    }
+  });
+
   it('mirrors extra refs such as refs/notes/* when asked', async () => {
     const { dir, store } = await newStore();
     const result = await mirrorRepo(`${v2.url}/org/rich.git`, { store, extraRefPatterns: ['refs/notes/*'] });

@@ -14,7 +14,9 @@ export type Fault =
   /** Answers every request for the repository with this status and a short text body. */
   | { kind: 'status'; status: number }
   /** Buffers the pack-carrying POST response and sends transform(body) instead. */
-  | { kind: 'rewrite'; transform: (body: Buffer) => Buffer };
+  | { kind: 'rewrite'; transform: (body: Buffer) => Buffer }
+  /** Answers every request for the repository with a 301 to the same path under another repository (a renamed repo). */
+  | { kind: 'redirect'; toRepoPath: string };
 
 export interface GitHttpServerOptions {
   /** GIT_PROJECT_ROOT: bare repositories under it are served as /<relative path>. */
@@ -100,12 +102,17 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     socket.on('close', () => sockets.delete(socket));
   });
 
-  function faultFor(urlPath: string): Fault | undefined {
-    for (const [repoPath, fault] of faults) {
+  function faultRepoPathOf(urlPath: string): string | undefined {
+    for (const repoPath of faults.keys()) {
       const prefix = `/${repoPath}`;
-      if (urlPath === prefix || urlPath.startsWith(`${prefix}/`)) return fault;
+      if (urlPath === prefix || urlPath.startsWith(`${prefix}/`)) return repoPath;
     }
     return undefined;
+  }
+
+  function faultFor(urlPath: string): Fault | undefined {
+    const repoPath = faultRepoPathOf(urlPath);
+    return repoPath === undefined ? undefined : faults.get(repoPath);
   }
 
   function authorized(req: IncomingMessage): string | undefined | false {
@@ -155,6 +162,13 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     if (fault?.kind === 'status') {
       req.resume();
       sendText(fault.status, `fault: status ${fault.status}\n`);
+      return;
+    }
+    if (fault?.kind === 'redirect') {
+      req.resume();
+      const from = faultRepoPathOf(urlPath)!;
+      const target = `/${fault.toRepoPath}${urlPath.slice(from.length + 1)}${record.query ? `?${record.query}` : ''}`;
+      sendText(301, 'moved\n', { Location: target });
       return;
     }
 
