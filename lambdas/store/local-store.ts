@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { assertValidKey, assertValidPrefix, bodyChunks, type PutResult, type Store } from './store.js';
+import { assertValidKey, assertValidPrefix, MeasuredBody, type PutResult, type Store } from './store.js';
 
 /** Temporary files of unfinished puts: `.<basename>.partial-<hex>`, next to their final path. */
 const PARTIAL_FILE = /^\..*\.partial-[0-9a-f]+$/;
@@ -31,30 +31,14 @@ export class LocalStore implements Store {
     }
     const dir = path.dirname(finalPath);
     const tempPath = path.join(dir, `.${path.basename(finalPath)}.partial-${randomBytes(8).toString('hex')}`);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    // Set only when the caller's body failed, so that error is rethrown untouched.
-    let bodyFailure: { error: unknown } | undefined;
-
-    async function* measured(): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of bodyChunks(body)) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          yield chunk;
-        }
-      } catch (error) {
-        bodyFailure = { error };
-        throw error;
-      }
-    }
+    const measured = new MeasuredBody(body);
 
     let handle: FileHandle | undefined;
     try {
       await mkdir(dir, { recursive: true });
       // 'wx' never follows or reuses an existing path, so two writers cannot share a temp file.
       handle = await open(tempPath, 'wx');
-      for await (const chunk of measured()) {
+      for await (const chunk of measured.chunks()) {
         // Awaiting each write is the backpressure: the body is read no faster than the disk takes it.
         for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
       }
@@ -65,11 +49,11 @@ export class LocalStore implements Store {
     } catch (error) {
       await handle?.close().catch(() => undefined);
       await unlink(tempPath).catch(() => undefined);
-      if (bodyFailure) throw bodyFailure.error;
+      if (measured.failure) throw measured.failure.error;
       throw new Error(`Could not write ${JSON.stringify(key)} to ${this.location}: ${describe(error)}`, { cause: error });
     }
     await fsyncDirectory(dir);
-    return { bytes, sha256: hash.digest('hex') };
+    return measured.result();
   }
 
   async get(key: string): Promise<Readable | undefined> {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import {
@@ -11,7 +10,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { assertValidKey, assertValidPrefix, bodyChunks, type PutOptions, type PutResult, type Store } from './store.js';
+import { assertValidKey, assertValidPrefix, MeasuredBody, type PutOptions, type PutResult, type Store } from './store.js';
 
 /** 8 MiB parts, two in flight and one filling: an upload's buffers do not grow with the object. */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -58,25 +57,10 @@ export class S3Store implements Store {
 
   async put(key: string, body: Readable | Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
     const objectKey = this.objectKey(key);
-    const hash = createHash('sha256');
     let crc = 0;
-    let bytes = 0;
-    // Set only when the caller's body failed, so that error is rethrown untouched.
-    let bodyFailure: { error: unknown } | undefined;
-
-    async function* measured(): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of bodyChunks(body)) {
-          hash.update(chunk);
-          crc = crc32(chunk, crc);
-          bytes += chunk.length;
-          yield chunk;
-        }
-      } catch (error) {
-        bodyFailure = { error };
-        throw error;
-      }
-    }
+    const measured = new MeasuredBody(body, (chunk) => {
+      crc = crc32(chunk, crc);
+    });
 
     const upload = new Upload({
       client: this.client,
@@ -87,7 +71,7 @@ export class S3Store implements Store {
       params: {
         Bucket: this.bucket,
         Key: objectKey,
-        Body: Readable.from(measured()),
+        Body: Readable.from(measured.chunks()),
         ContentType: options.contentType ?? 'application/octet-stream',
         // lib-storage sends every part as a Buffer, so the SDK puts its CRC32 in a header rather
         // than an aws-chunked trailer: S3 checks each part, and s3rver stores the bytes intact.
@@ -101,11 +85,11 @@ export class S3Store implements Store {
       versionId = (await upload.done()).VersionId;
     } catch (error) {
       await this.abortUpload(objectKey, upload.uploadId);
-      if (bodyFailure) throw bodyFailure.error;
+      if (measured.failure) throw measured.failure.error;
       throw this.failure(error, 'write', objectKey, 's3:PutObject');
     }
-    await this.confirm(objectKey, versionId, bytes, crc);
-    return { bytes, sha256: hash.digest('hex') };
+    await this.confirm(objectKey, versionId, measured.bytes, crc);
+    return measured.result();
   }
 
   async get(key: string): Promise<Readable | undefined> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 /**
@@ -93,5 +94,36 @@ export async function* bodyChunks(body: Readable | Uint8Array | string): AsyncGe
     else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     else if (typeof chunk === 'string') yield Buffer.from(chunk, body.readableEncoding ?? 'utf8');
     else throw new TypeError(`Store bodies must yield bytes or strings, got ${typeof chunk}`);
+  }
+}
+
+/**
+ * A put's body as it streams to a backend: counts and hashes it, and remembers whether the body
+ * itself failed, so a backend can rethrow the caller's error rather than its own follow-on error.
+ */
+export class MeasuredBody {
+  bytes = 0;
+  failure: { error: unknown } | undefined;
+  private readonly hash = createHash('sha256');
+
+  constructor(private readonly body: Readable | Uint8Array | string, private readonly onChunk?: (chunk: Buffer) => void) {}
+
+  async *chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of bodyChunks(this.body)) {
+        this.hash.update(chunk);
+        this.onChunk?.(chunk);
+        this.bytes += chunk.length;
+        yield chunk;
+      }
+    } catch (error) {
+      this.failure = { error };
+      throw error;
+    }
+  }
+
+  /** Call once, after the last chunk. */
+  result(): PutResult {
+    return { bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 }
