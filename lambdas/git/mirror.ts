@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import type { Store } from '../store/store.js';
+import type { PutResult, Store } from '../store/store.js';
 import { redactSecrets } from '../shared/redact.js';
 import { TOOL_NAME } from '../shared/version.js';
 import { bundleHeader } from './bundle-header.js';
 import { PackChecker, PackError, type PackSummary } from './pack-checker.js';
-import { DEFAULT_REF_PATTERNS, discoverRefs, selectRefs } from './ref-advertisement.js';
+import { DEFAULT_REF_PATTERNS, discoverRefs, selectRefs, type RefAdvertisement } from './ref-advertisement.js';
 import { parseRepoUrl, redactUserInfo, repoStoreKeys, type GitCredentials, type RepoUrl } from './repo-url.js';
 import { parseSidecar, sameRefs, type RepoSidecar } from './sidecar.js';
 import type { SmartHttpOptions } from './smart-http.js';
@@ -85,15 +85,14 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
     const refs = selectRefs(advertisement.refs, patterns);
     const head = advertisement.headTarget ?? null;
     const previous = parseSidecar(await options.store.getText(keys.sidecar));
+    const recorded = {
+      schema: 1, url: repo.display, objectFormat: advertisement.objectFormat, head, protocol: advertisement.protocol, tool: TOOL_NAME,
+    } as const;
 
     if (refs.size === 0) {
       // git cannot bundle an empty repository: record the state instead of a 0-byte bundle.
       if (previous?.status !== 'empty' || !sameRefs(previous, refs, head, advertisement.objectFormat)) {
-        const sidecar: RepoSidecar = {
-          schema: 1, url: repo.display, status: 'empty', objectFormat: advertisement.objectFormat, head, refs: {},
-          seconds: seconds(), mirroredAt: new Date().toISOString(), protocol: advertisement.protocol, tool: TOOL_NAME,
-        };
-        await options.store.put(keys.sidecar, formatSidecar(sidecar), { contentType: 'application/json' });
+        await putSidecar(options.store, keys.sidecar, { ...recorded, status: 'empty', refs: {}, seconds: seconds(), mirroredAt: new Date().toISOString() });
       }
       return report({ url: repo.display, status: 'empty', refs: 0, seconds: seconds() });
     }
@@ -104,47 +103,21 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
       return report({ url: repo.display, status: 'unchanged', bundle: keys.bundle, refs: refs.size, seconds: seconds() });
     }
 
-    const wants = [...new Set(refs.values())];
-    const checker = new PackChecker(advertisement.objectFormat);
-    const display = repo.display;
-    const pack = fetchPack(repo, advertisement, wants, http);
-    let summary: PackSummary | undefined;
-    async function* bundleBytes(): AsyncGenerator<Buffer> {
-      yield bundleHeader(refs, advertisement.objectFormat);
-      for await (const chunk of pack) {
-        checker.update(chunk);
-        options.onProgress?.({ url: display, phase: 'fetching', bytes: checker.bytes });
-        yield chunk;
-      }
-      // Throwing here, before the stream ends, is what keeps a bad pack from the final key.
-      const checked = checker.finish();
-      if (checked.objects < wants.length) {
-        throw new PackError(`the pack holds ${checked.objects} objects but ${wants.length} distinct ref tips were asked for`);
-      }
-      summary = checked;
-    }
-    const written = await options.store.put(keys.bundle, Readable.from(bundleBytes(), { objectMode: false }), {
-      contentType: 'application/x-git-bundle',
-    });
-    if (!summary) throw new PackError('the bundle was stored before its pack was checked');
+    const onBytes = (bytes: number) => options.onProgress?.({ url: recorded.url, phase: 'fetching', bytes });
+    const { written, pack } = await streamBundle(repo, advertisement, refs, keys.bundle, options.store, http, onBytes);
     const sidecar: RepoSidecar = {
-      schema: 1,
-      url: repo.display,
+      ...recorded,
       status: 'mirrored',
-      objectFormat: advertisement.objectFormat,
-      head,
       refs: Object.fromEntries([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       bundle: keys.bundle,
       bundleSha256: written.sha256,
       bundleBytes: written.bytes,
-      packChecksum: summary.checksum,
-      objects: summary.objects,
+      packChecksum: pack.checksum,
+      objects: pack.objects,
       seconds: seconds(),
       mirroredAt: new Date().toISOString(),
-      protocol: advertisement.protocol,
-      tool: TOOL_NAME,
     };
-    await options.store.put(keys.sidecar, formatSidecar(sidecar), { contentType: 'application/json' });
+    await putSidecar(options.store, keys.sidecar, sidecar);
     return report({ url: repo.display, status: 'mirrored', bundle: keys.bundle, refs: refs.size, bytes: written.bytes, seconds: sidecar.seconds });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -159,6 +132,41 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
   }
 }
 
-function formatSidecar(sidecar: RepoSidecar): string {
-  return `${JSON.stringify(sidecar, null, 2)}\n`;
+/**
+ * Fetches the pack of every ref tip and writes `bundle header + pack` to the store as it arrives.
+ * The pack's checks run before the stream ends, so a short or corrupt pack errors the body and
+ * the store keeps what it had.
+ */
+async function streamBundle(
+  repo: RepoUrl,
+  advertisement: RefAdvertisement,
+  refs: ReadonlyMap<string, string>,
+  key: string,
+  store: Store,
+  http: SmartHttpOptions,
+  onBytes: (bytes: number) => void,
+): Promise<{ written: PutResult; pack: PackSummary }> {
+  const wants = [...new Set(refs.values())];
+  const checker = new PackChecker(advertisement.objectFormat);
+  let pack: PackSummary | undefined;
+  async function* bundleBytes(): AsyncGenerator<Buffer> {
+    yield bundleHeader(refs, advertisement.objectFormat);
+    for await (const chunk of fetchPack(repo, advertisement, wants, http)) {
+      checker.update(chunk);
+      onBytes(checker.bytes);
+      yield chunk;
+    }
+    const checked = checker.finish();
+    if (checked.objects < wants.length) {
+      throw new PackError(`the pack holds ${checked.objects} objects but ${wants.length} distinct ref tips were asked for`);
+    }
+    pack = checked;
+  }
+  const written = await store.put(key, Readable.from(bundleBytes(), { objectMode: false }), { contentType: 'application/x-git-bundle' });
+  if (!pack) throw new PackError('the bundle was stored before its pack was checked');
+  return { written, pack };
+}
+
+async function putSidecar(store: Store, key: string, sidecar: RepoSidecar): Promise<void> {
+  await store.put(key, `${JSON.stringify(sidecar, null, 2)}\n`, { contentType: 'application/json' });
 }
