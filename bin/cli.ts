@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
 import { UsageError } from '../cli/usage-error.js';
+import { registerVerifyCommand } from '../cli/verify-command.js';
 import { TOOL_VERSION } from '../lambdas/shared/version.js';
 
 // Exit codes: 0 all good, 1 something failed (the output says what), 2 usage or configuration.
@@ -10,6 +11,7 @@ const program = new Command('argocd-dr')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 registerMirrorCommand(program);
+registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();
 
 try {

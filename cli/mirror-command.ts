@@ -5,7 +5,7 @@ import type { GitCredentials } from '../lambdas/git/repo-url.js';
 import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { formatBytes, formatSeconds, formatTable } from './format.js';
-import { MirrorProgressView } from './progress.js';
+import { ProgressBars } from './progress.js';
 import { collect, positiveInteger, UsageError } from './usage-error.js';
 
 interface MirrorCommandOptions {
@@ -68,7 +68,7 @@ async function runMirror(urls: string[], options: MirrorCommandOptions): Promise
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 
-  const view = options.json ? undefined : await MirrorProgressView.create(process.stderr, process.stdout);
+  const view = options.json ? undefined : await mirrorProgressView();
   const results = await mirrorRepos(urls, {
     store,
     concurrency: options.concurrency,
@@ -85,6 +85,31 @@ async function runMirror(urls: string[], options: MirrorCommandOptions): Promise
     process.stdout.write(`${summaryTable(results)}\n`);
   }
   return results.some((result) => result.status === 'failed') ? 1 : 0;
+}
+
+/** Bytes and rate per repo on a terminal; a plain line per finished repo elsewhere. */
+async function mirrorProgressView() {
+  const bars = await ProgressBars.open(process.stderr, '{phase} {repo}  {size}  {rate}');
+  const started = new Map<string, number>();
+  return {
+    update(progress: MirrorProgress): void {
+      if (!bars) {
+        const result = progress.result;
+        if (result) process.stdout.write(`${result.status} ${result.url}${result.error ? `: ${result.error.replace(`${result.url}: `, '')}` : ''}\n`);
+        return;
+      }
+      if (!started.has(progress.url)) started.set(progress.url, performance.now());
+      const elapsed = (performance.now() - started.get(progress.url)!) / 1000;
+      bars.update(progress.url, {
+        phase: (progress.result?.status ?? progress.phase).padEnd(9),
+        repo: progress.url,
+        size: formatBytes(progress.bytes),
+        rate: elapsed > 0.5 && progress.bytes > 0 ? `${formatBytes(progress.bytes / elapsed)}/s` : '',
+      });
+      if (progress.phase === 'done') bars.done(progress.url);
+    },
+    stop: () => bars?.stop(),
+  };
 }
 
 function credentialsFrom(options: MirrorCommandOptions): GitCredentials | undefined {

@@ -123,6 +123,10 @@ export class LocalStore implements Store {
     }
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   private pathOf(key: string): string {
     assertValidKey(key);
     return path.join(this.root, ...key.split('/'));

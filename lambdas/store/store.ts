@@ -27,6 +27,9 @@ export interface Store {
 
   /** Every key under `prefix` (a folder-like prefix such as `git/`), in no particular order. */
   list(prefix: string): AsyncIterable<string>;
+
+  /** The object's file, for backends that have one (the local directory): readers skip a copy. */
+  localPath?(key: string): string;
 }
 
 export interface PutOptions {
