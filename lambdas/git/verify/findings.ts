@@ -21,6 +21,6 @@ export interface BundleReport {
 /** Quotes text taken from a damaged file for a message: anything not printable ASCII becomes \xNN. */
 export function quoteBytes(text: string, max = 120): string {
   const clipped = text.length > max ? `${text.slice(0, max)}…` : text;
-  // eslint-disable-next-line no-control-regex
+   
   return `"${clipped.replace(/[^\x20-\x7e…]|["\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${(c.charCodeAt(0) & 0xff).toString(16).padStart(2, '0')}`))}"`;
 }

@@ -231,14 +231,15 @@ export function isSubmoduleUpdateCommand(value: string): boolean {
   return value.startsWith('!');
 }
 
-const HEX_VALUE = new Int8Array(256).fill(-1);
+/** Value of a hex digit byte, either case; -1 for any other byte. */
+export const HEX_DIGIT_VALUE = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
-  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
+  HEX_DIGIT_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_DIGIT_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
 
 function hexValue(code: number): number {
-  return code < 256 ? HEX_VALUE[code]! : -1;
+  return code < 256 ? HEX_DIGIT_VALUE[code]! : -1;
 }
 
 /** url_decode_mem: %XX escapes (not %00), except in a leading "scheme:" part, which stays verbatim. */

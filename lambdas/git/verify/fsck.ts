@@ -11,7 +11,10 @@
  * `reference`, and the blobs a tree calls `.gitmodules`/`.gitattributes` through callbacks, so
  * the caller can check them once all objects are known (git's fsck_finish).
  */
-import { display, scanGitmodules } from './fsck-gitmodules.js';
+import type { ObjectFormat } from '../ref-advertisement.js';
+import { HEX_DIGIT_VALUE, display, scanGitmodules } from './fsck-gitmodules.js';
+
+export type { ObjectFormat };
 
 export type FsckSeverity = 'FATAL' | 'ERROR' | 'WARN' | 'INFO' | 'IGNORE';
 
@@ -107,7 +110,6 @@ export function failsBundle(id: FsckMessageId, options?: FsckOptions): boolean {
   return fsckOutcome(id, options) === 'error';
 }
 
-export type ObjectFormat = 'sha1' | 'sha256';
 /** Pack object type numbers: 1 commit, 2 tree, 3 blob, 4 tag. */
 export type ObjectTypeCode = 1 | 2 | 3 | 4;
 /** Receives each finding; ignored ids never arrive. */
@@ -126,7 +128,7 @@ export interface TreeCheckOptions extends FsckOptions {
   gitattributes?: SpecialBlobCallback;
 }
 
-export function hashLength(format: ObjectFormat): number {
+function hashLength(format: ObjectFormat): number {
   return format === 'sha256' ? 32 : 20;
 }
 
@@ -163,20 +165,14 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-const HEX_VALUE = new Int8Array(256).fill(-1);
-for (let i = 0; i < 16; i++) {
-  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
-}
-
 /** Ids decoded from hex headers land here; FsckReference callees copy what they keep. */
 const scratchId = new Uint8Array(32);
 
 /** parse_oid_hex: exactly hashLength*2 hex digits, either case. */
 function parseHexId(buf: Uint8Array, pos: number, length: number): boolean {
   for (let i = 0; i < length; i++) {
-    const hi = HEX_VALUE[byteAt(buf, pos + 2 * i)]!;
-    const lo = HEX_VALUE[byteAt(buf, pos + 2 * i + 1)]!;
+    const hi = HEX_DIGIT_VALUE[byteAt(buf, pos + 2 * i)]!;
+    const lo = HEX_DIGIT_VALUE[byteAt(buf, pos + 2 * i + 1)]!;
     if (hi < 0 || lo < 0) return false;
     scratchId[i] = (hi << 4) | lo;
   }
@@ -428,6 +424,11 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const S_IFGITLINK = 0o160000;
 
+/** A byte of a tree entry name that ends at `end`, where git sees the name's NUL. */
+function nameByte(buf: Uint8Array, i: number, end: number): number {
+  return i < end ? buf[i]! : 0;
+}
+
 /** Unicode code points HFS+ ignores in names, so that ".g\u200cit" is ".git" there. */
 function isHfsIgnorable(cp: number): boolean {
   return (cp >= 0x200c && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x206a && cp <= 0x206f) || cp === 0xfeff;
@@ -440,16 +441,16 @@ function isHfsIgnorable(cp: number): boolean {
 function nextHfsChar(buf: Uint8Array, end: number, cursor: { at: number }): number {
   for (;;) {
     const i = cursor.at;
-    const s0 = byteAt2(buf, i, end);
+    const s0 = nameByte(buf, i, end);
     let cp: number;
     let length: number;
     if (s0 < 0x80) {
       cp = s0;
       length = 1;
     } else {
-      const s1 = byteAt2(buf, i + 1, end);
-      const s2 = byteAt2(buf, i + 2, end);
-      const s3 = byteAt2(buf, i + 3, end);
+      const s1 = nameByte(buf, i + 1, end);
+      const s2 = nameByte(buf, i + 2, end);
+      const s3 = nameByte(buf, i + 3, end);
       if ((s0 & 0xe0) === 0xc0) {
         if ((s1 & 0xc0) !== 0x80 || (s0 & 0xfe) === 0xc0) return 0;
         cp = ((s0 & 0x1f) << 6) | (s1 & 0x3f);
@@ -476,11 +477,6 @@ function nextHfsChar(buf: Uint8Array, end: number, cursor: { at: number }): numb
   }
 }
 
-/** A name's bytes end at `end`, which git sees as the name's terminating NUL. */
-function byteAt2(buf: Uint8Array, i: number, end: number): number {
-  return i < end ? buf[i]! : 0;
-}
-
 /** is_hfs_dot_generic: "." + needle (ASCII, any case) + end or "/", ignoring HFS+ ignorables. */
 function isHfsDot(buf: Uint8Array, start: number, end: number, needle: string): boolean {
   const cursor = { at: start };
@@ -499,14 +495,14 @@ function lowerAscii(c: number): number {
 
 /** Case-insensitive match of `length` chars of `lower` at `start` (strncasecmp). */
 function matchesIgnoringCase(buf: Uint8Array, start: number, end: number, lower: string, length: number): boolean {
-  for (let i = 0; i < length; i++) if (lowerAscii(byteAt2(buf, start + i, end)) !== lower.charCodeAt(i)) return false;
+  for (let i = 0; i < length; i++) if (lowerAscii(nameByte(buf, start + i, end)) !== lower.charCodeAt(i)) return false;
   return true;
 }
 
 /** NTFS drops trailing spaces and periods, and ":" starts an alternate data stream. */
 function onlySpacesAndPeriods(buf: Uint8Array, at: number, end: number): boolean {
   for (;;) {
-    const c = byteAt2(buf, at++, end);
+    const c = nameByte(buf, at++, end);
     if (c === 0 || c === 0x3a) return true;
     if (c !== SP && c !== DOT) return false;
   }
@@ -515,7 +511,7 @@ function onlySpacesAndPeriods(buf: Uint8Array, at: number, end: number): boolean
 /** is_ntfs_dotgit: ".git" or its 8.3 short name "git~1", then only spaces/periods up to a separator or ":". */
 function isNtfsDotgit(buf: Uint8Array, start: number, end: number): boolean {
   let at = start;
-  if (byteAt2(buf, at, end) === DOT) {
+  if (nameByte(buf, at, end) === DOT) {
     if (!matchesIgnoringCase(buf, at + 1, end, 'git', 3)) return false;
     at += 4;
   } else {
@@ -523,7 +519,7 @@ function isNtfsDotgit(buf: Uint8Array, start: number, end: number): boolean {
     at += 5;
   }
   for (;;) {
-    const c = byteAt2(buf, at++, end);
+    const c = nameByte(buf, at++, end);
     if (c === 0 || c === BACKSLASH || c === SLASH || c === 0x3a) return true;
     if (c !== DOT && c !== SP) return false;
   }
@@ -534,21 +530,21 @@ function isNtfsDotgit(buf: Uint8Array, start: number, end: number): boolean {
  * name "<hash prefix>~<digits>" (up to 8 chars), each then only spaces/periods.
  */
 function isNtfsDot(buf: Uint8Array, start: number, end: number, name: string, shortPrefix: string): boolean {
-  if (byteAt2(buf, start, end) === DOT && matchesIgnoringCase(buf, start + 1, end, name, name.length)) {
+  if (nameByte(buf, start, end) === DOT && matchesIgnoringCase(buf, start + 1, end, name, name.length)) {
     return onlySpacesAndPeriods(buf, start + name.length + 1, end);
   }
-  const digit7 = byteAt2(buf, start + 7, end);
-  if (matchesIgnoringCase(buf, start, end, name, 6) && byteAt2(buf, start + 6, end) === 0x7e && digit7 >= 0x31 && digit7 <= 0x34) {
+  const digit7 = nameByte(buf, start + 7, end);
+  if (matchesIgnoringCase(buf, start, end, name, 6) && nameByte(buf, start + 6, end) === 0x7e && digit7 >= 0x31 && digit7 <= 0x34) {
     return onlySpacesAndPeriods(buf, start + 8, end);
   }
   let i = 0;
   for (let sawTilde = false; i < 8; i++) {
-    const c = byteAt2(buf, start + i, end);
+    const c = nameByte(buf, start + i, end);
     if (c === 0) return false;
     if (sawTilde) {
       if (!isDigit(c)) return false;
     } else if (c === 0x7e) {
-      const d = byteAt2(buf, start + ++i, end);
+      const d = nameByte(buf, start + ++i, end);
       if (d < 0x31 || d > 0x39) return false;
       sawTilde = true;
     } else if (i >= 6 || c & 0x80 || lowerAscii(c) !== shortPrefix.charCodeAt(i)) {
@@ -738,6 +734,7 @@ export function checkTree(
       break;
     }
   }
+  if (flags === 0) return;
   for (const [flag, findingId, detail] of TREE_FLAG_REPORTS) {
     if (flags & flag) emit(report, options, `tree ${id}`, findingId, detail);
   }

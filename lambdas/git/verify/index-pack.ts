@@ -18,8 +18,9 @@ export interface IndexedPack {
   index: ObjectIndex;
   /** Entry index → size recorded in the pointer, for blobs that are LFS pointers. */
   lfsPointers: Map<number, number>;
-  /** Ids of blobs named .gitmodules by some tree. */
+  /** Ids of entries some tree names .gitmodules, or .gitattributes. */
   gitmodules: ReferenceList[];
+  gitattributes: ReferenceList[];
   packChecksum: string;
   bundleSha256: string;
 }
@@ -60,11 +61,12 @@ export async function indexPack(path: string, header: BundleHeader, findings: Fi
 
   linkDeltas(table);
   const gitmodules = [checker.gitmodules];
+  const gitattributes = [checker.gitattributes];
   const references = [checker.references];
   const deltas = table.count - deltaRootsCount(table);
   const ticker = options.onProgress && setInterval(() => options.onProgress!(0.5 + Atomics.load(table.resolved, 0) / Math.max(1, deltas) / 2), 250);
   try {
-    await resolveDeltas(path, header.packOffset, table, checker, references, gitmodules, options.workers);
+    await resolveDeltas(path, header.packOffset, table, checker, { references, gitmodules, gitattributes }, options.workers);
   } finally {
     if (ticker) clearInterval(ticker);
   }
@@ -79,7 +81,7 @@ export async function indexPack(path: string, header: BundleHeader, findings: Fi
   for (const ref of header.refs) {
     if (index.findHex(ref.id) < 0) findings.error('missingRefTip', `${ref.name} points at ${ref.id}, which is not in the bundle`, ref.id);
   }
-  return { table, index, lfsPointers: checker.lfsPointers, gitmodules, packChecksum: firstPass.packChecksum, bundleSha256: firstPass.bundleSha256 };
+  return { table, index, lfsPointers: checker.lfsPointers, gitmodules, gitattributes, packChecksum: firstPass.packChecksum, bundleSha256: firstPass.bundleSha256 };
 }
 
 interface FirstPass {
@@ -361,8 +363,7 @@ async function resolveDeltas(
   packOffset: number,
   table: PackTable,
   checker: ObjectChecker,
-  references: ReferenceList[],
-  gitmodules: ReferenceList[],
+  lists: { references: ReferenceList[]; gitmodules: ReferenceList[]; gitattributes: ReferenceList[] },
   workers = table.count >= WORKER_MIN_OBJECTS ? Math.min(availableParallelism(), 8) : 1,
 ): Promise<void> {
   const roots = deltaRoots(table);
@@ -386,8 +387,9 @@ async function resolveDeltas(
   const hashLength = table.hashLength;
   for (const result of results) {
     checker.findings.merge(result.findings);
-    references.push(Object.assign(new ReferenceList(hashLength, 1), result.references));
-    gitmodules.push(Object.assign(new ReferenceList(hashLength, 1), result.gitmodules));
+    lists.references.push(Object.assign(new ReferenceList(hashLength, 1), result.references));
+    lists.gitmodules.push(Object.assign(new ReferenceList(hashLength, 1), result.gitmodules));
+    lists.gitattributes.push(Object.assign(new ReferenceList(hashLength, 1), result.gitattributes));
     for (const [index, size] of result.lfsPointers) checker.lfsPointers.set(index, size);
   }
 }
@@ -396,6 +398,7 @@ interface WorkerResult {
   findings: { errors: Finding[]; warnings: Finding[]; dropped: [string, { count: number; error: boolean }][] };
   references: Pick<ReferenceList, 'ids' | 'types' | 'from' | 'length'>;
   gitmodules: Pick<ReferenceList, 'ids' | 'types' | 'from' | 'length'>;
+  gitattributes: Pick<ReferenceList, 'ids' | 'types' | 'from' | 'length'>;
   lfsPointers: [number, number][];
 }
 

@@ -134,8 +134,9 @@ const LFS_POINTER_MAX = 1024;
 export class ObjectChecker {
   readonly findings = new FindingSink();
   readonly references: ReferenceList;
-  /** Ids of blobs that trees name as .gitmodules. */
+  /** Ids of entries that trees name .gitmodules, and .gitattributes: git checks those blobs' content. */
   readonly gitmodules: ReferenceList;
+  readonly gitattributes: ReferenceList;
   /** Entry index → pointed-to size, for blobs that are LFS pointers. */
   readonly lfsPointers = new Map<number, number>();
   private current = -1;
@@ -145,6 +146,7 @@ export class ObjectChecker {
     const hashLength = objectFormat === 'sha256' ? 32 : 20;
     this.references = new ReferenceList(hashLength);
     this.gitmodules = new ReferenceList(hashLength, 16);
+    this.gitattributes = new ReferenceList(hashLength, 16);
   }
 
   private readonly report = (id: FsckMessageId, message: string): void => {
@@ -155,8 +157,14 @@ export class ObjectChecker {
     this.references.add(this.current, type, id, offset);
   };
 
-  private readonly gitmodulesBlob = (id: Uint8Array, offset: number): void => {
+  private readonly gitmodulesEntry = (id: Uint8Array, offset: number): void => {
     this.gitmodules.add(this.current, BLOB, id, offset);
+  };
+
+  private readonly treeOptions = {
+    gitattributes: (id: Uint8Array, offset: number): void => {
+      this.gitattributes.add(this.current, BLOB, id, offset);
+    },
   };
 
   check(index: number, type: number, content: Buffer, idHex: string): void {
@@ -167,9 +175,13 @@ export class ObjectChecker {
         checkCommit(content, idHex, this.objectFormat, this.report, this.reference);
         break;
       case TREE:
-        checkTree(content, idHex, this.objectFormat, this.report, this.reference, this.gitmodulesBlob);
+        checkTree(content, idHex, this.objectFormat, this.report, this.reference, this.gitmodulesEntry, this.treeOptions);
         break;
       case TAG:
+        // git's tag parser refuses a tag this short before fsck looks at it (index-pack: "invalid tag").
+        if (content.length < (this.objectFormat === 'sha256' ? 64 : 40) + 24) {
+          this.findings.error('badTagObject', `tag ${idHex}: too short (${content.length} bytes) for git to parse`, idHex);
+        }
         checkTag(content, idHex, this.objectFormat, this.report, this.reference);
         break;
       case BLOB:

@@ -21,12 +21,14 @@ try {
 } finally {
   file.close();
 }
-const { references, gitmodules, findings } = checker;
+const { references, gitmodules, gitattributes, findings } = checker;
+const plain = (list: typeof references) => ({ ids: list.ids, types: list.types, from: list.from, length: list.length });
 parentPort!.postMessage(
   {
     findings: { errors: findings.errors, warnings: findings.warnings, dropped: [...findings.dropped] },
-    references: { ids: references.ids, types: references.types, from: references.from, length: references.length },
-    gitmodules: { ids: gitmodules.ids, types: gitmodules.types, from: gitmodules.from, length: gitmodules.length },
+    references: plain(references),
+    gitmodules: plain(gitmodules),
+    gitattributes: plain(gitattributes),
     lfsPointers: [...checker.lfsPointers],
   },
   [references.ids.buffer, references.types.buffer, references.from.buffer] as ArrayBuffer[],

@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { parseSidecar, type RepoSidecar } from '../sidecar.js';
 import { readBundleHeader, type BundleHeader } from './bundle-file.js';
 import type { BundleReport, Finding } from './findings.js';
-import { checkGitmodules, failsBundle } from './fsck.js';
+import { ATTR_MAX_FILE_SIZE, checkGitattributes, checkGitmodules, failsBundle, type FsckMessageId } from './fsck.js';
 import { indexPack, type IndexedPack, type IndexPackOptions } from './index-pack.js';
 import { FindingSink } from './object-checker.js';
 import { ObjectReader } from './object-reader.js';
-import { BLOB, COMMIT, TAG, TREE } from './object-table.js';
+import { BLOB, COMMIT, TAG, TREE, TYPE_NAMES } from './object-table.js';
 import { MODE_GITLINK, MODE_TREE, treeEntries } from './tree-entries.js';
 
 export interface VerifyOptions extends IndexPackOptions {
@@ -46,7 +46,7 @@ export async function verifyAndOpen(path: string, options: VerifyOptions = {}): 
     for (const problem of headerProblems) findings.add(problem, true);
     if (header) pack = await indexPack(path, header, findings, options);
     if (header && pack) {
-      await checkGitmodulesBlobs(path, header, pack, findings);
+      await checkSpecialBlobs(path, header, pack, findings);
       await reportLfsPointers(path, header, pack, findings);
       const sidecar = options.sidecar === undefined ? await siblingSidecar(path) : options.sidecar;
       if (sidecar) compareWithSidecar(header, pack, sidecar, findings);
@@ -93,23 +93,36 @@ function compareWithSidecar(header: BundleHeader, pack: IndexedPack, sidecar: Re
   }
 }
 
-/** git's fsck_finish: every blob a tree names .gitmodules gets the submodule checks. */
-async function checkGitmodulesBlobs(path: string, header: BundleHeader, pack: IndexedPack, findings: FindingSink): Promise<void> {
+/**
+ * git's fsck_finish: every entry a tree names .gitmodules or .gitattributes must be a blob that
+ * passes git's checks of those files.
+ */
+async function checkSpecialBlobs(path: string, header: BundleHeader, pack: IndexedPack, findings: FindingSink): Promise<void> {
   const { table, index } = pack;
   const h = table.hashLength;
-  const seen = new Set<number>();
   let reader: ObjectReader | undefined;
+  const kinds = [
+    { lists: pack.gitmodules, name: '.gitmodules', missing: 'gitmodulesMissing', notBlob: 'gitmodulesBlob', check: checkGitmodules, maxBytes: Infinity },
+    { lists: pack.gitattributes, name: '.gitattributes', missing: 'gitattributesMissing', notBlob: 'gitattributesBlob', check: checkGitattributes, maxBytes: ATTR_MAX_FILE_SIZE },
+  ] as const;
   try {
-    for (const list of pack.gitmodules) {
-      for (let r = 0; r < list.length; r++) {
-        const found = index.find(list.ids, r * h);
-        if (found < 0 || seen.has(found) || table.type[found] !== BLOB) continue;
-        seen.add(found);
-        reader ??= new ObjectReader(path, header.packOffset, table);
-        const id = Buffer.from(list.ids.subarray(r * h, r * h + h)).toString('hex');
-        checkGitmodules(reader.read(found).content, id, (messageId, message) => {
-          findings.add({ id: messageId, message, object: id }, failsBundle(messageId));
-        });
+    for (const kind of kinds) {
+      const seen = new Set<string>();
+      for (const list of kind.lists) {
+        for (let r = 0; r < list.length; r++) {
+          const id = Buffer.from(list.ids.subarray(r * h, r * h + h)).toString('hex');
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const report = (messageId: FsckMessageId, message: string) => findings.add({ id: messageId, message, object: id }, failsBundle(messageId));
+          const found = index.find(list.ids, r * h);
+          if (found < 0) report(kind.missing, `blob ${id}: the ${kind.name} it names is not in the bundle`);
+          else if (table.type[found] !== BLOB) report(kind.notBlob, `blob ${id}: ${kind.name} is a ${TYPE_NAMES[table.type[found]!]}, not a blob`);
+          else {
+            reader ??= new ObjectReader(path, header.packOffset, table);
+            const { content } = reader.read(found);
+            kind.check(content.length > kind.maxBytes ? null : content, id, report);
+          }
+        }
       }
     }
   } finally {
