@@ -28,7 +28,8 @@ export function deltaSizes(delta: Uint8Array): { source: number; target: number;
 export function applyDelta(base: Buffer, delta: Uint8Array): Buffer {
   const { source, target, start } = deltaSizes(delta);
   if (source !== base.length) throw new DeltaError(`delta expects a base of ${source} bytes, the base has ${base.length}`);
-  if (target > 0x7fffffff) throw new DeltaError(`delta target of ${target} bytes is too large`);
+  // Check every instruction before allocating, so a lying header cannot make us allocate gigabytes.
+  if (checkInstructions(base.length, delta, start) !== target) throw new DeltaError(`delta instructions do not produce the ${target} bytes its header says`);
   const out = Buffer.allocUnsafe(target);
   let written = 0;
   let position = start;
@@ -45,22 +46,49 @@ export function applyDelta(base: Buffer, delta: Uint8Array): Buffer {
       if (op & 0x10) size = delta[position++]!;
       if (op & 0x20) size |= delta[position++]! << 8;
       if (op & 0x40) size |= delta[position++]! << 16;
-      if (position > end) throw new DeltaError('delta ends inside a copy instruction');
       if (size === 0) size = 0x10000;
-      if (offset + size > base.length || written + size > target) throw new DeltaError('delta copies bytes outside its base or target');
       // Native copy for runs; a loop is cheaper than a call for the few-byte copies deltas are full of.
       if (size > 32) base.copy(out, written, offset, offset + size);
       else for (let i = 0; i < size; i++) out[written + i] = base[offset + i]!;
       written += size;
-    } else if (op !== 0) {
-      if (position + op > end || written + op > target) throw new DeltaError('delta inserts past its end or its target size');
+    } else {
       for (let i = 0; i < op; i++) out[written + i] = delta[position + i]!;
       position += op;
       written += op;
+    }
+  }
+  return out;
+}
+
+/** Walks the instructions, checking each against the base and the data; returns the bytes they produce. */
+function checkInstructions(baseLength: number, delta: Uint8Array, start: number): number {
+  let produced = 0;
+  let position = start;
+  const end = delta.length;
+  while (position < end) {
+    const op = delta[position++]!;
+    if (op & 0x80) {
+      let offset = 0;
+      let size = 0;
+      if (op & 0x01) offset = delta[position++]!;
+      if (op & 0x02) offset |= delta[position++]! << 8;
+      if (op & 0x04) offset |= delta[position++]! << 16;
+      if (op & 0x08) offset += delta[position++]! * 0x1000000;
+      if (op & 0x10) size = delta[position++]!;
+      if (op & 0x20) size |= delta[position++]! << 8;
+      if (op & 0x40) size |= delta[position++]! << 16;
+      if (position > end) throw new DeltaError('delta ends inside a copy instruction');
+      if (size === 0) size = 0x10000;
+      if (offset + size > baseLength) throw new DeltaError('delta copies bytes from outside its base');
+      produced += size;
+    } else if (op !== 0) {
+      if (position + op > end) throw new DeltaError('delta inserts past its end');
+      position += op;
+      produced += op;
     } else {
       throw new DeltaError('delta has a reserved zero instruction');
     }
+    if (produced > 0x7fffffff) throw new DeltaError('delta produces more than 2 GiB');
   }
-  if (written !== target) throw new DeltaError(`delta produced ${written} bytes, its header says ${target}`);
-  return out;
+  return produced;
 }

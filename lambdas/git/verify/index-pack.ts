@@ -63,7 +63,7 @@ export async function indexPack(path: string, header: BundleHeader, findings: Fi
   const gitmodules = [checker.gitmodules];
   const gitattributes = [checker.gitattributes];
   const references = [checker.references];
-  const deltas = table.count - deltaRootsCount(table);
+  const deltas = table.count - wholeObjectCount(table);
   const ticker = options.onProgress && setInterval(() => options.onProgress!(0.5 + Atomics.load(table.resolved, 0) / Math.max(1, deltas) / 2), 250);
   try {
     await resolveDeltas(path, header.packOffset, table, checker, { references, gitmodules, gitattributes }, options.workers);
@@ -334,7 +334,7 @@ function kindName(kind: number): string {
   return kind === OFS_DELTA ? 'ofs-delta' : kind === REF_DELTA ? 'ref-delta' : TYPE_NAMES[kind] ?? `type ${kind}`;
 }
 
-function deltaRootsCount(table: PackTable): number {
+function wholeObjectCount(table: PackTable): number {
   let whole = 0;
   for (let i = 0; i < table.count; i++) if (table.kind[i]! < OFS_DELTA) whole++;
   return whole;
@@ -378,12 +378,19 @@ async function resolveDeltas(
     return;
   }
   const data: ResolveWorkerData = { table, path, packOffset, roots, nextRoot };
-  const results = await Promise.all(Array.from({ length: workers }, () => new Promise<WorkerResult>((resolve, reject) => {
-    const worker = new Worker(workerUrl(), { workerData: data });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`delta resolver worker exited with code ${code}`)));
-  })));
+  const threads = Array.from({ length: workers }, () => new Worker(workerUrl(), { workerData: data }));
+  let results: WorkerResult[];
+  try {
+    results = await Promise.all(threads.map((worker) => new Promise<WorkerResult>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`delta resolver worker exited with code ${code}`)));
+    })));
+  } catch (error) {
+    // One failed worker fails the verification; the others need not finish.
+    await Promise.all(threads.map((worker) => worker.terminate()));
+    throw error;
+  }
   const hashLength = table.hashLength;
   for (const result of results) {
     checker.findings.merge(result.findings);
