@@ -1,26 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argocdDr, CLI } from '../support/cli.js';
 import { removeTempDirs, tempDir } from '../support/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
 import { createEmptyRepo, createRichRepo, forcePushBranch } from '../support/origin-repos.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 
-const CLI = path.resolve('bin/argocd-dr.js');
 const SECRET = 'planted-Token-93b7d2';
-
-/** Runs the built CLI as a user would; never throws on a non-zero exit. */
-async function argocdDr(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let server: GitHttpServer;
 let authServer: GitHttpServer;

@@ -1,19 +1,17 @@
-import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorRepo } from '../../lambdas/git/mirror.js';
 import { BundleRevisions } from '../../lambdas/git/verify/revision.js';
 import { verifyBundleFile } from '../../lambdas/git/verify/verify.js';
 import { verifyStore } from '../../lambdas/git/verify/verify-store.js';
 import { openStore } from '../../lambdas/store/open-store.js';
+import { argocdDr } from '../support/cli.js';
 import { git, gitRefs, reachableObjects, removeTempDirs, tempDir } from '../support/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
 import { createRichRepo } from '../support/origin-repos.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
 
-const CLI = path.resolve('bin/argocd-dr.js');
 let server: GitHttpServer;
 let rich: string;
 let hostKey: string;
@@ -31,16 +29,6 @@ async function createLfsRepo(root: string): Promise<string> {
   const bare = path.join(root, 'org/lfs.git');
   await git(['clone', '-q', '--bare', work, bare]);
   return bare;
-}
-
-async function argocdDr(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 async function mirroredStore(...repos: string[]) {

@@ -33,25 +33,18 @@ export function applyDelta(base: Buffer, delta: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(target);
   let written = 0;
   let position = start;
-  const end = delta.length;
-  while (position < end) {
-    const op = delta[position++]!;
+  while (position < delta.length) {
+    const op = delta[position]!;
     if (op & 0x80) {
-      let offset = 0;
-      let size = 0;
-      if (op & 0x01) offset = delta[position++]!;
-      if (op & 0x02) offset |= delta[position++]! << 8;
-      if (op & 0x04) offset |= delta[position++]! << 16;
-      if (op & 0x08) offset += delta[position++]! * 0x1000000;
-      if (op & 0x10) size = delta[position++]!;
-      if (op & 0x20) size |= delta[position++]! << 8;
-      if (op & 0x40) size |= delta[position++]! << 16;
-      if (size === 0) size = 0x10000;
+      position = decodeCopy(delta, position);
+      const offset = copyOffset;
+      const size = copySize;
       // Native copy for runs; a loop is cheaper than a call for the few-byte copies deltas are full of.
       if (size > 32) base.copy(out, written, offset, offset + size);
       else for (let i = 0; i < size; i++) out[written + i] = base[offset + i]!;
       written += size;
     } else {
+      position++;
       for (let i = 0; i < op; i++) out[written + i] = delta[position + i]!;
       position += op;
       written += op;
@@ -64,26 +57,16 @@ export function applyDelta(base: Buffer, delta: Uint8Array): Buffer {
 function checkInstructions(baseLength: number, delta: Uint8Array, start: number): number {
   let produced = 0;
   let position = start;
-  const end = delta.length;
-  while (position < end) {
-    const op = delta[position++]!;
+  while (position < delta.length) {
+    const op = delta[position]!;
     if (op & 0x80) {
-      let offset = 0;
-      let size = 0;
-      if (op & 0x01) offset = delta[position++]!;
-      if (op & 0x02) offset |= delta[position++]! << 8;
-      if (op & 0x04) offset |= delta[position++]! << 16;
-      if (op & 0x08) offset += delta[position++]! * 0x1000000;
-      if (op & 0x10) size = delta[position++]!;
-      if (op & 0x20) size |= delta[position++]! << 8;
-      if (op & 0x40) size |= delta[position++]! << 16;
-      if (position > end) throw new DeltaError('delta ends inside a copy instruction');
-      if (size === 0) size = 0x10000;
-      if (offset + size > baseLength) throw new DeltaError('delta copies bytes from outside its base');
-      produced += size;
+      position = decodeCopy(delta, position);
+      if (position > delta.length) throw new DeltaError('delta ends inside a copy instruction');
+      if (copyOffset + copySize > baseLength) throw new DeltaError('delta copies bytes from outside its base');
+      produced += copySize;
     } else if (op !== 0) {
-      if (position + op > end) throw new DeltaError('delta inserts past its end');
-      position += op;
+      position += 1 + op;
+      if (position > delta.length) throw new DeltaError('delta inserts past its end');
       produced += op;
     } else {
       throw new DeltaError('delta has a reserved zero instruction');
@@ -91,4 +74,25 @@ function checkInstructions(baseLength: number, delta: Uint8Array, start: number)
     if (produced > 0x7fffffff) throw new DeltaError('delta produces more than 2 GiB');
   }
   return produced;
+}
+
+// decodeCopy's results: module variables rather than an object, as this runs for every instruction.
+let copyOffset = 0;
+let copySize = 0;
+
+/** Decodes the copy instruction at `position` into copyOffset/copySize; returns the next position. */
+function decodeCopy(delta: Uint8Array, position: number): number {
+  const op = delta[position++]!;
+  let offset = 0;
+  let size = 0;
+  if (op & 0x01) offset = delta[position++]!;
+  if (op & 0x02) offset |= delta[position++]! << 8;
+  if (op & 0x04) offset |= delta[position++]! << 16;
+  if (op & 0x08) offset += delta[position++]! * 0x1000000;
+  if (op & 0x10) size = delta[position++]!;
+  if (op & 0x20) size |= delta[position++]! << 8;
+  if (op & 0x40) size |= delta[position++]! << 16;
+  copyOffset = offset;
+  copySize = size === 0 ? 0x10000 : size;
+  return position;
 }
