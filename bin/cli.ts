@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerExportCommand } from '../cli/export-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
 import { UsageError } from '../cli/usage-error.js';
 import { registerVerifyCommand } from '../cli/verify-command.js';
@@ -10,6 +11,7 @@ const program = new Command('argocd-dr')
   .version(TOOL_VERSION)
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
+registerExportCommand(program);
 registerMirrorCommand(program);
 registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();

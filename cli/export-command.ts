@@ -1,0 +1,132 @@
+import type { Command } from 'commander';
+import { exportArgoCd } from '../lambdas/argocd/export.js';
+import { ClusterNameError, exportKeys, storeExport, type StoredExport } from '../lambdas/argocd/export-store.js';
+import { KubeConfigError, kubeconfigAccess, type KubeAccess } from '../lambdas/argocd/kube-access.js';
+import { openStore } from '../lambdas/store/open-store.js';
+import { DEFAULT_STORE } from './mirror-command.js';
+import { UsageError } from './usage-error.js';
+
+interface ExportCommandOptions {
+  kubeconfig?: string;
+  context?: string;
+  eksCluster?: string;
+  region?: string;
+  namespace: string;
+  clusterName?: string;
+  store: string;
+  excludeSecrets?: boolean;
+  keepStatus?: boolean;
+  allowPartial?: boolean;
+  json?: boolean;
+}
+
+export function registerExportCommand(program: Command): void {
+  program
+    .command('export')
+    .summary("export Argo CD's state from a cluster into the store")
+    .description(
+      'Reads Argo CD\'s ConfigMaps and Secrets, AppProjects, Applications and ApplicationSets (in every namespace\n'
+      + 'Argo CD watches), its CRDs and version, from a kubeconfig context or an EKS cluster, and writes\n'
+      + 'argocd/<cluster>/export.yaml (readable by `argocd admin export`\'s import), crds.yaml and manifest.json\n'
+      + '(counts, versions, sha256, the inventory of Git sources). Nothing is rewritten when nothing changed.\n'
+      + 'Exit codes: 0 exported (or unchanged); 1 the export failed or is partial; 2 usage or configuration error.',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--eks-cluster <name>', 'read an EKS cluster through the AWS API instead of a kubeconfig')
+    .option('--region <region>', "the EKS cluster's region (default: $AWS_REGION)")
+    .option('--namespace <namespace>', "Argo CD's namespace", 'argocd')
+    .option('--cluster-name <name>', 'name of the cluster in the store (default: the EKS cluster or the context name)')
+    .option('--store <dir|s3://bucket/prefix>', 'where the export is stored', DEFAULT_STORE)
+    .option('--exclude-secrets', "leave Argo CD's Secrets out (a restore then needs its credentials from elsewhere)")
+    .option('--keep-status', 'keep the status of Applications and ApplicationSets')
+    .option('--allow-partial', 'record kinds that cannot be read as gaps in manifest.json instead of failing')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (options: ExportCommandOptions) => {
+      process.exitCode = await runExport(options);
+    });
+}
+
+async function runExport(options: ExportCommandOptions): Promise<number> {
+  let connected: { access: KubeAccess; clusterName: string };
+  try {
+    connected = await accessFrom(options);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    // DescribeCluster or credentials failed: the message says which and what to do.
+    const message = error instanceof Error ? error.message : String(error);
+    if (options.json) process.stdout.write(`${JSON.stringify({ cluster: options.clusterName ?? options.eksCluster, status: 'failed', error: message }, null, 2)}\n`);
+    else process.stderr.write(`argocd-dr: export failed: ${message}\n`);
+    return 1;
+  }
+  const { access, clusterName } = connected;
+  try {
+    exportKeys(clusterName);
+  } catch (error) {
+    if (error instanceof ClusterNameError) throw new UsageError(error.message);
+    throw error;
+  }
+  let store;
+  try {
+    store = openStore(options.store);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  let stored: StoredExport;
+  try {
+    const exported = await exportArgoCd(access, {
+      namespace: options.namespace,
+      excludeSecrets: options.excludeSecrets ?? false,
+      keepStatus: options.keepStatus ?? false,
+      allowPartial: options.allowPartial ?? false,
+    });
+    stored = await storeExport(store, clusterName, exported);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (options.json) process.stdout.write(`${JSON.stringify({ cluster: clusterName, status: 'failed', error: message }, null, 2)}\n`);
+    else process.stderr.write(`argocd-dr: export of ${clusterName} failed: ${message}\n`);
+    return 1;
+  }
+  const { manifest } = stored;
+  if (manifest.secretsIncluded && !store.location.startsWith('s3://')) {
+    process.stderr.write(`argocd-dr: warning: ${stored.keys.export} in ${store.location} holds Argo CD's Secrets (repository credentials, cluster tokens) unencrypted; protect that directory, or pass --exclude-secrets\n`);
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({
+      cluster: clusterName,
+      status: stored.status,
+      complete: manifest.complete,
+      export: stored.keys.export,
+      manifest: stored.keys.manifest,
+      argocdVersion: manifest.argocdVersion,
+      counts: manifest.counts,
+      gitSources: manifest.sources.git.length,
+      gaps: manifest.gaps,
+    }, null, 2)}\n`);
+  } else {
+    const counts = Object.entries(manifest.counts).map(([kind, count]) => `${count} ${kind}`).join(', ');
+    process.stdout.write(`${stored.status === 'unchanged' ? 'unchanged' : 'exported'} ${clusterName} (Argo CD ${manifest.argocdVersion}, namespace ${manifest.namespace}) to ${store.location}/${stored.keys.export}\n`);
+    process.stdout.write(`  ${counts}\n`);
+    process.stdout.write(`  ${manifest.sources.git.length} Git sources to mirror, ${manifest.sources.notMirrored.length} Helm/OCI sources not mirrored, ${manifest.sources.unresolved.length} unresolved\n`);
+    for (const gap of manifest.gaps) process.stdout.write(`  GAP ${gap.resource}: ${gap.error}\n`);
+  }
+  return manifest.complete ? 0 : 1;
+}
+
+async function accessFrom(options: ExportCommandOptions): Promise<{ access: KubeAccess; clusterName: string }> {
+  if (options.eksCluster) {
+    if (options.kubeconfig || options.context) throw new UsageError('give either --eks-cluster or --kubeconfig/--context, not both');
+    const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (!region) throw new UsageError('--eks-cluster needs --region (or AWS_REGION)');
+    const { eksAccess } = await import('../lambdas/argocd/eks-access.js');
+    return { access: await eksAccess(options.eksCluster, region), clusterName: options.clusterName ?? options.eksCluster };
+  }
+  try {
+    const access = kubeconfigAccess(options.kubeconfig, options.context);
+    const context = (await access.kubeConfig()).getCurrentContext();
+    return { access, clusterName: options.clusterName ?? context.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') };
+  } catch (error) {
+    if (error instanceof KubeConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
