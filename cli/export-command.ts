@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { exportArgoCd } from '../lambdas/argocd/export.js';
-import { ClusterNameError, exportKeys, storeExport, type StoredExport } from '../lambdas/argocd/export-store.js';
-import { KubeConfigError, kubeconfigAccess, type KubeAccess } from '../lambdas/argocd/kube-access.js';
+import type { StoredExport } from '../lambdas/argocd/export-store.js';
+import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { DEFAULT_STORE } from './mirror-command.js';
 import { UsageError } from './usage-error.js';
@@ -48,6 +47,9 @@ export function registerExportCommand(program: Command): void {
 }
 
 async function runExport(options: ExportCommandOptions): Promise<number> {
+  // @kubernetes/client-node costs ~90 MB to load: only the export command pays for it.
+  const { exportArgoCd } = await import('../lambdas/argocd/export.js');
+  const { ClusterNameError, exportKeys, storeExport } = await import('../lambdas/argocd/export-store.js');
   let connected: { access: KubeAccess; clusterName: string };
   try {
     connected = await accessFrom(options);
@@ -121,6 +123,7 @@ async function accessFrom(options: ExportCommandOptions): Promise<{ access: Kube
     const { eksAccess } = await import('../lambdas/argocd/eks-access.js');
     return { access: await eksAccess(options.eksCluster, region), clusterName: options.clusterName ?? options.eksCluster };
   }
+  const { KubeConfigError, kubeconfigAccess } = await import('../lambdas/argocd/kube-access.js');
   try {
     const access = kubeconfigAccess(options.kubeconfig, options.context);
     const context = (await access.kubeConfig()).getCurrentContext();

@@ -1,7 +1,8 @@
 import type { Store } from '../store/store.js';
 import { TOOL_NAME } from '../shared/version.js';
 import type { SourceInventory } from './git-sources.js';
-import { sha256, toYamlStream, type ArgoExport, type ExportGap } from './export.js';
+import { Readable } from 'node:stream';
+import { toYamlStream, type ArgoExport, type ExportGap } from './export.js';
 
 /** `argocd/<cluster>/manifest.json`: what the export holds and the Git sources to mirror. */
 export interface ExportManifest {
@@ -59,8 +60,8 @@ export async function storeExport(store: Store, cluster: string, exported: ArgoE
     argocdVersion: exported.argocdVersion,
     crdVersions: exported.crdVersions,
     counts,
-    exportSha256: sha256(exportYaml),
-    crdsSha256: sha256(crdsYaml),
+    exportSha256: exportYaml.sha256,
+    crdsSha256: crdsYaml.sha256,
     secretsIncluded: !exported.secretsExcluded,
     complete: exported.gaps.length === 0,
     gaps: exported.gaps,
@@ -68,8 +69,8 @@ export async function storeExport(store: Store, cluster: string, exported: ArgoE
   };
   const previous = parseManifest(await store.getText(keys.manifest));
   if (previous && sameContent(previous, manifest)) return { status: 'unchanged', manifest: previous, keys };
-  await store.put(keys.export, exportYaml, { contentType: 'application/yaml' });
-  await store.put(keys.crds, crdsYaml, { contentType: 'application/yaml' });
+  await store.put(keys.export, Readable.from(exportYaml.chunks, { objectMode: false }), { contentType: 'application/yaml' });
+  await store.put(keys.crds, Readable.from(crdsYaml.chunks, { objectMode: false }), { contentType: 'application/yaml' });
   await store.put(keys.manifest, `${JSON.stringify(manifest, null, 2)}\n`, { contentType: 'application/json' });
   return { status: 'written', manifest, keys };
 }

@@ -148,6 +148,8 @@ export async function exportArgoCd(access: KubeAccess, options: ExportOptions): 
   const byName = (a: KubeObject, b: KubeObject) => key(a).localeCompare(key(b));
   const core = (kind: string) => ({ apiVersion: 'v1', kind });
   const argo = (kind: string) => ({ apiVersion: `${ARGO_GROUP}/${ARGO_VERSION}`, kind });
+  // Deployed revisions live in status, so the inventory reads the objects before cleaning.
+  const sources = withoutCredentials(inventorySources(applications, applicationSets, { defaultNamespace: namespace }));
   const documents = [
     ...configMaps.sort(byName).map((o) => cleanObject(o, core('ConfigMap'), namespace, keepStatus)),
     ...secrets.sort(byName).map((o) => cleanObject(o, core('Secret'), namespace, keepStatus)),
@@ -155,17 +157,7 @@ export async function exportArgoCd(access: KubeAccess, options: ExportOptions): 
     ...applications.sort(byName).map((o) => cleanObject(o, argo('Application'), namespace, keepStatus)),
     ...applicationSets.sort(byName).map((o) => cleanObject(o, argo('ApplicationSet'), namespace, keepStatus)),
   ];
-  return {
-    namespace,
-    documents,
-    crds,
-    argocdVersion,
-    crdVersions,
-    // Deployed revisions live in status, so the inventory reads the objects before cleaning.
-    sources: withoutCredentials(inventorySources(applications, applicationSets, { defaultNamespace: namespace })),
-    gaps,
-    secretsExcluded: options.excludeSecrets ?? false,
-  };
+  return { namespace, documents, crds, argocdVersion, crdVersions, sources, gaps, secretsExcluded: options.excludeSecrets ?? false };
 }
 
 /** repoURLs written with `user:token@` must not carry the token into manifest.json. */
@@ -186,11 +178,16 @@ function describe(request: KubeRequest): string {
   return `${resource}${request.name ? `/${request.name}` : ''}${request.namespace ? ` in ${request.namespace}` : ''}`;
 }
 
-/** One YAML stream; keys sorted so an unchanged cluster gives a byte-identical file. */
-export function toYamlStream(documents: KubeObject[]): string {
-  return documents.map((document) => `---\n${stringify(document, { sortMapEntries: true, lineWidth: 0 })}`).join('');
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/**
+ * One YAML stream, as one chunk per document (10,000 Applications need not be one string too);
+ * keys sorted so an unchanged cluster gives a byte-identical file.
+ */
+export function toYamlStream(documents: KubeObject[]): { chunks: string[]; sha256: string } {
+  const hash = createHash('sha256');
+  const chunks = documents.map((document) => {
+    const chunk = `---\n${stringify(document, { sortMapEntries: true, lineWidth: 0 })}`;
+    hash.update(chunk);
+    return chunk;
+  });
+  return { chunks, sha256: hash.digest('hex') };
 }
