@@ -137,7 +137,7 @@ export async function exportArgoCd(access: KubeAccess, options: ExportOptions): 
     try {
       const deployment = await kube.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'argocd-server', namespace });
       const image = deployment.spec?.template.spec?.containers.find((container) => /argocd/.test(container.image ?? ''))?.image ?? '';
-      return image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : 'unknown';
+      return imageTag(image);
     } catch (error) {
       if ((error as { code?: unknown }).code === 404) return 'unknown';
       throw error;
@@ -158,6 +158,13 @@ export async function exportArgoCd(access: KubeAccess, options: ExportOptions): 
     ...applicationSets.sort(byName).map((o) => cleanObject(o, argo('ApplicationSet'), namespace, keepStatus)),
   ];
   return { namespace, documents, crds, argocdVersion, crdVersions, sources, gaps, secretsExcluded: options.excludeSecrets ?? false };
+}
+
+/** The tag of an image reference: registry ports and digests are not versions. */
+export function imageTag(image: string): string {
+  const name = image.split('@')[0]!;
+  const lastPart = name.slice(name.lastIndexOf('/') + 1);
+  return lastPart.includes(':') ? lastPart.slice(lastPart.indexOf(':') + 1) : 'unknown';
 }
 
 /** repoURLs written with `user:token@` must not carry the token into manifest.json. */

@@ -44,7 +44,8 @@ export interface MirrorOptions {
   onProgress?: (progress: MirrorProgress) => void;
 }
 
-const USER_AGENT = `git/2.39 (${TOOL_NAME.replace(' ', '/')})`;
+// No spaces: the agent capability's value may not contain any.
+const USER_AGENT = `git/2.39-${TOOL_NAME.replace(' ', '/')}`;
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** Mirrors many repositories, at most `concurrency` at a time; one failing never stops the others. */
@@ -89,6 +90,10 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
       schema: 1, url: repo.display, objectFormat: advertisement.objectFormat, head, protocol: advertisement.protocol, tool: TOOL_NAME,
     } as const;
 
+    if (refs.size === 0 && previous?.status === 'mirrored') {
+      // A repo that had refs and now shows none is more likely a glitch than an emptying: keep the backup.
+      throw new PackError(`the server now advertises no refs, but the last backup holds ${Object.keys(previous.refs).length}; the backup is kept — if the repository was emptied on purpose, delete ${keys.sidecar} and ${keys.bundle} from the store`);
+    }
     if (refs.size === 0) {
       // git cannot bundle an empty repository: record the state instead of a 0-byte bundle.
       if (previous?.status !== 'empty' || !sameRefs(previous, refs, head, advertisement.objectFormat)) {

@@ -2,6 +2,7 @@ import type { RepoUrl } from './repo-url.js';
 import { DELIM, FLUSH, PktLineReader, ProtocolError, pktLine, pktText } from './pkt-line.js';
 import type { SmartHttpOptions } from './smart-http.js';
 import { getInfoRefs, postUploadPack } from './smart-http.js';
+import { isValidRefName } from './verify/fsck.js';
 
 export type ObjectFormat = 'sha1' | 'sha256';
 export type ProtocolVersion = 0 | 2;
@@ -11,6 +12,8 @@ export interface RefAdvertisement {
   protocol: ProtocolVersion;
   /** Base URL after redirects. */
   base: string;
+  /** HTTP options for requests after discovery (credentials dropped after a redirect off the host). */
+  http: SmartHttpOptions;
   objectFormat: ObjectFormat;
   /** Ref name → object id, HEAD included when the server advertises it. Never peeled `^{}` entries. */
   refs: Map<string, string>;
@@ -26,7 +29,7 @@ export const DEFAULT_REF_PATTERNS = ['HEAD', 'refs/heads/*', 'refs/tags/*'] as c
 
 /** Lists the server's refs: protocol v2 `ls-refs` when it speaks v2, else the v0 advertisement. */
 export async function discoverRefs(repo: RepoUrl, patterns: readonly string[], options: SmartHttpOptions): Promise<RefAdvertisement> {
-  const { base, body } = await getInfoRefs(repo, options);
+  const { base, body, options: http } = await getInfoRefs(repo, options);
   const reader = new PktLineReader(body);
   try {
     let first = await reader.read();
@@ -42,10 +45,10 @@ export async function discoverRefs(repo: RepoUrl, patterns: readonly string[], o
     const firstText = pktText(first);
     if (firstText === 'version 2') {
       const capabilities = await readCapabilityAdvertisement(reader);
-      return await listRefsV2(repo, base, capabilities, patterns, options);
+      return await listRefsV2(repo, base, capabilities, patterns, http);
     }
     if (firstText === 'version 1') first = await reader.read();
-    return await parseV0Advertisement(first, reader, base);
+    return await parseV0Advertisement(first, reader, base, http);
   } finally {
     await reader.close();
   }
@@ -92,6 +95,7 @@ async function listRefsV2(
       if (line.startsWith('ERR ')) throw new ProtocolError(`the server refused ls-refs: ${line.slice(4)}`);
       const [id, name, ...attributes] = line.split(' ');
       if (!id || !name || !isObjectId(id, objectFormat)) throw new ProtocolError(`malformed ls-refs line ${JSON.stringify(line)}`);
+      checkRefName(name);
       refs.set(name, id);
       for (const attribute of attributes) {
         if (name === 'HEAD' && attribute.startsWith('symref-target:')) headTarget = attribute.slice('symref-target:'.length);
@@ -100,10 +104,10 @@ async function listRefsV2(
   } finally {
     await reader.close();
   }
-  return { protocol: 2, base, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow: false };
+  return { protocol: 2, base, http: options, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow: false };
 }
 
-async function parseV0Advertisement(first: Awaited<ReturnType<PktLineReader['read']>>, reader: PktLineReader, base: string): Promise<RefAdvertisement> {
+async function parseV0Advertisement(first: Awaited<ReturnType<PktLineReader['read']>>, reader: PktLineReader, base: string, http: SmartHttpOptions): Promise<RefAdvertisement> {
   const refs = new Map<string, string>();
   const capabilities = new Map<string, string | true>();
   let headTarget: string | undefined;
@@ -138,10 +142,18 @@ async function parseV0Advertisement(first: Awaited<ReturnType<PktLineReader['rea
     if (!id || !name || !isObjectId(id, objectFormat)) throw new ProtocolError(`malformed ref advertisement line ${JSON.stringify(line)}`);
     // An empty repository advertises only its capabilities, on a zero id named capabilities^{}.
     if (name === 'capabilities^{}' || name.endsWith('^{}')) continue;
+    checkRefName(name);
     refs.set(name, id);
   }
   if (!pkt) throw new ProtocolError('ref advertisement ended without a flush');
-  return { protocol: 0, base, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow };
+  return { protocol: 0, base, http, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow };
+}
+
+/** A name git would refuse cannot go into a bundle: the repo fails rather than store one git rejects. */
+function checkRefName(name: string): void {
+  if (name !== 'HEAD' && !isValidRefName(name)) {
+    throw new ProtocolError(`the server advertises a ref named ${JSON.stringify(name)}, which is not a valid git ref name`);
+  }
 }
 
 function parseObjectFormat(value: string | true | undefined): ObjectFormat {

@@ -56,5 +56,6 @@ export function repoStoreKeys(repo: RepoUrl): { bundle: string; sidecar: string 
 
 /** Removes `user:password@` from anything that looks like a URL, for messages built from input. */
 export function redactUserInfo(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
+  // Greedy to the last '@' before the path: a password may contain '@' (URL parsers split there too).
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi, '$1');
 }

@@ -31,7 +31,7 @@ export function parseSidecar(text: string | undefined): RepoSidecar | undefined 
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as RepoSidecar;
-    return value && value.schema === 1 && typeof value.refs === 'object' ? value : undefined;
+    return value && value.schema === 1 && typeof value.refs === 'object' && value.refs !== null ? value : undefined;
   } catch {
     // An unreadable sidecar only means the repo is mirrored again.
     return undefined;

@@ -27,6 +27,8 @@ export interface InfoRefsResponse {
   /** Base URL after redirects: POSTs go here. */
   base: string;
   body: IncomingMessage;
+  /** Options for the POSTs: without credentials when a redirect left the host or dropped TLS. */
+  options: SmartHttpOptions;
 }
 
 /** GET `<repo>/info/refs?service=git-upload-pack`, asking for protocol v2. */
@@ -35,20 +37,22 @@ export async function getInfoRefs(repo: RepoUrl, options: SmartHttpOptions): Pro
   let credentials = options.credentials;
   for (let redirects = 0; ; redirects++) {
     const url = new URL(`${base}/info/refs?service=git-upload-pack`);
-    const response = await send(url, 'GET', { 'Git-Protocol': 'version=2' }, undefined, { ...options, credentials }, repo);
+    const effective: SmartHttpOptions = { ...options, credentials };
+    const response = await send(url, 'GET', { 'Git-Protocol': 'version=2' }, undefined, effective, repo);
     const location = response.headers.location;
     if (response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && location) {
       response.resume();
       if (redirects >= MAX_REDIRECTS) throw new GitHttpError(`${repo.display}: more than ${MAX_REDIRECTS} redirects; check the URL`);
       const target = new URL(location, url);
-      // Never carry credentials to another host than the one they were given for.
-      if (target.host !== url.host) credentials = undefined;
+      // Never carry credentials to another host, or from https to plain http.
+      if (target.host !== url.host || (url.protocol === 'https:' && target.protocol !== 'https:')) credentials = undefined;
       base = `${target.protocol}//${target.host}${target.pathname.replace(/\/info\/refs$/, '').replace(/\/+$/, '')}`;
       continue;
     }
-    await expectOk(response, repo, options, url);
+    await expectOk(response, repo, effective, url);
     expectContentType(response, 'application/x-git-upload-pack-advertisement', repo);
-    return { base, body: response };
+    const { credentials: _given, ...rest } = options;
+    return { base, body: response, options: credentials ? { ...rest, credentials } : rest };
   }
 }
 

@@ -19,7 +19,7 @@ export async function* fetchPack(
 ): AsyncGenerator<Buffer> {
   const v2 = advertisement.protocol === 2;
   const request: FetchRequest = v2 ? fetchRequestV2(advertisement, wants, options) : fetchRequestV0(advertisement, wants, options);
-  const response = await postUploadPack(repo, advertisement.base, request.body, v2, options);
+  const response = await postUploadPack(repo, advertisement.base, request.body, v2, advertisement.http);
   const reader = new PktLineReader(response);
   const progress = new ProgressTail();
   try {

@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { KubeObject as ExportedObject } from '../../lambdas/argocd/clean.js';
-import { exportArgoCd, type ArgoExport } from '../../lambdas/argocd/export.js';
+import { exportArgoCd, imageTag, type ArgoExport } from '../../lambdas/argocd/export.js';
 import { parseManifest, storeExport } from '../../lambdas/argocd/export-store.js';
 import { kubeconfigAccess } from '../../lambdas/argocd/kube-access.js';
 import { openStore } from '../../lambdas/store/open-store.js';
@@ -211,6 +211,14 @@ describe('export failures and edge cases', () => {
     } finally {
       await big.close();
     }
+  });
+});
+
+describe('the Argo CD version', () => {
+  it('is the tag of the argocd-server image, not a registry port or a digest', () => {
+    expect(imageTag('quay.io/argoproj/argocd:v3.5.1')).toBe('v3.5.1');
+    expect(imageTag('registry.local:5000/argoproj/argocd:v2.11.0@sha256:abcd')).toBe('v2.11.0');
+    expect(imageTag('registry.local:5000/argoproj/argocd')).toBe('unknown');
   });
 });
 

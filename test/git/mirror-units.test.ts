@@ -4,7 +4,7 @@ import { bundleHeader } from '../../lambdas/git/bundle-header.js';
 import { PackChecker } from '../../lambdas/git/pack-checker.js';
 import { PktLineReader, pktLine } from '../../lambdas/git/pkt-line.js';
 import { refPatternProblem, selectRefs } from '../../lambdas/git/ref-advertisement.js';
-import { parseRepoUrl, repoStoreKeys } from '../../lambdas/git/repo-url.js';
+import { parseRepoUrl, redactUserInfo, repoStoreKeys } from '../../lambdas/git/repo-url.js';
 
 /** A syntactically valid pack: header, some entry bytes, trailer over both. */
 function pack(objects: number, body = Buffer.from('entries')): Buffer {
@@ -116,6 +116,11 @@ describe('repository URLs', () => {
     expect(repo).toMatchObject({ display: 'https://github.com/argoproj/argo-cd.git', host: 'github.com', path: 'argoproj/argo-cd', credentials: { username: 'bot', password: 's3cret' } });
     expect(repoStoreKeys(repo)).toEqual({ bundle: 'git/github.com/argoproj/argo-cd.bundle', sidecar: 'git/github.com/argoproj/argo-cd.json' });
     expect(repoStoreKeys(parseRepoUrl('http://127.0.0.1:8080/a/b'))).toEqual({ bundle: 'git/127.0.0.1:8080/a/b.bundle', sidecar: 'git/127.0.0.1:8080/a/b.json' });
+  });
+
+  it('redacts user info up to the last @, as URL parsers split it', () => {
+    expect(redactUserInfo('clone https://user:p@ss@github.com/org/repo failed')).toBe('clone https://github.com/org/repo failed');
+    expect(redactUserInfo('https://a@b.example/x and https://c:d@e.example/y')).toBe('https://b.example/x and https://e.example/y');
   });
 
   it('refuses what it cannot mirror, without echoing credentials', () => {

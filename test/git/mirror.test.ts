@@ -219,6 +219,43 @@ describe('failures stay with their repository', () => {
     expect(JSON.stringify([missing, wrong])).not.toContain(SECRET);
   });
 
+  it('does not send credentials to another host a redirect points at', async () => {
+    // The other host wants the same password: it gets none, so it answers 401.
+    const other = await startGitHttpServer({ root: authRoot, auth: { username: 'robot', password: SECRET } });
+    authServer.setFault('team/moved.git', { kind: 'redirect', toRepoPath: 'team/private.git', toOrigin: other.url.replace('127.0.0.1', 'localhost') });
+    try {
+      const { store } = await newStore();
+      const result = await mirrorRepo(`${authServer.url}/team/moved.git`, { store, credentials: { username: 'robot', password: SECRET } });
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatch(/401.*needs credentials/);
+      expect(other.requests.length).toBeGreaterThan(0);
+      expect(other.requests.every((request) => request.status === 401)).toBe(true);
+    } finally {
+      authServer.setFault('team/moved.git', undefined);
+      await other.close();
+    }
+  });
+
+  it('keeps a mirrored backup when the server suddenly advertises no refs', async () => {
+    const root = await tempDir('emptied');
+    const origin = await createRichRepo(root, 'org/emptied.git');
+    const server = await startGitHttpServer({ root });
+    try {
+      const { dir, store } = await newStore();
+      const url = `${server.url}/org/emptied.git`;
+      const first = await mirrorRepo(url, { store });
+      const sidecarPath = path.join(dir, first.bundle!.replace(/\.bundle$/, '.json'));
+      const before = await readFile(sidecarPath);
+      for (const [ref] of await gitRefs(origin)) await git(['update-ref', '-d', ref], { cwd: origin });
+      const emptied = await mirrorRepo(url, { store });
+      expect(emptied.status).toBe('failed');
+      expect(emptied.error).toMatch(/now advertises no refs, but the last backup holds \d+; the backup is kept/);
+      expect((await readFile(sidecarPath)).equals(before)).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('fails a 404 and a 403 without stopping the other repositories', async () => {
     const { store } = await newStore();
     v2.setFault('org/forbidden.git', { kind: 'status', status: 403 });

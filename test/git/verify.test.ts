@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { deflateSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorRepo } from '../../lambdas/git/mirror.js';
@@ -7,6 +9,7 @@ import { verifyBundleFile } from '../../lambdas/git/verify/verify.js';
 import { verifyStore } from '../../lambdas/git/verify/verify-store.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 import { argocdDr } from '../support/cli.js';
+import { bundleBytes, encodeDeltaVarint, encodeEntryHeader, withTrailer } from '../support/corrupt-bundles.js';
 import { git, gitRefs, reachableObjects, removeTempDirs, tempDir } from '../support/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
 import { createRichRepo } from '../support/origin-repos.js';
@@ -91,6 +94,38 @@ describe('verify a mirrored store', () => {
     const [single, threaded] = await Promise.all([verifyBundleFile(file, { workers: 1 }), verifyBundleFile(file, { workers: 2 })]);
     expect({ ...threaded, seconds: 0 }).toEqual({ ...single, seconds: 0 });
     expect(threaded.ok).toBe(true);
+  });
+});
+
+describe('hostile packs', () => {
+  it('gives a verdict quickly on duplicated objects whose REF deltas would resolve again and again', async () => {
+    // Each level holds two identical REF deltas on the previous level's object, which is itself
+    // duplicated: resolving children by id without claiming them once would take 2^40 steps.
+    const levels = 40;
+    const blobId = (content: Buffer) => createHash('sha1').update(`blob ${content.length}\0`).update(content).digest();
+    const entries: Buffer[] = [];
+    let content = Buffer.from('base\n');
+    const whole = Buffer.concat([encodeEntryHeader(3, content.length), deflateSync(content)]);
+    entries.push(whole, whole);
+    for (let level = 1; level <= levels; level++) {
+      const base = content;
+      content = Buffer.concat([base, Buffer.from('x')]);
+      // Copy the whole base (offset 0, size in two bytes), then insert one byte.
+      const delta = Buffer.concat([encodeDeltaVarint(base.length), encodeDeltaVarint(content.length), Buffer.from([0x80 | 0x10 | 0x20, base.length & 0xff, base.length >> 8, 1, 0x78])]);
+      const entry = Buffer.concat([encodeEntryHeader(7, delta.length), blobId(base), deflateSync(delta)]);
+      entries.push(entry, entry);
+    }
+    const header = Buffer.alloc(12);
+    header.write('PACK');
+    header.writeUInt32BE(2, 4);
+    header.writeUInt32BE(entries.length, 8);
+    const file = path.join(await tempDir('hostile'), 'dup.bundle');
+    await writeFile(file, bundleBytes({ refs: [[blobId(content).toString('hex'), 'refs/tags/blob']], pack: withTrailer(Buffer.concat([header, ...entries])) }));
+    const started = performance.now();
+    const report = await verifyBundleFile(file, { sidecar: null });
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(report.ok).toBe(false);
+    expect(report.errors.map((error) => error.id)).toContain('duplicateObject');
   });
 });
 

@@ -15,8 +15,8 @@ export type Fault =
   | { kind: 'status'; status: number }
   /** Buffers the pack-carrying POST response and sends transform(body) instead. */
   | { kind: 'rewrite'; transform: (body: Buffer) => Buffer }
-  /** Answers every request for the repository with a 301 to the same path under another repository (a renamed repo). */
-  | { kind: 'redirect'; toRepoPath: string };
+  /** Answers every request for the repository with a 301 to the same path under another repository (a renamed repo), on this server or at `toOrigin`. */
+  | { kind: 'redirect'; toRepoPath: string; toOrigin?: string };
 
 export interface GitHttpServerOptions {
   /** GIT_PROJECT_ROOT: bare repositories under it are served as /<relative path>. */
@@ -167,7 +167,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     if (fault?.kind === 'redirect') {
       req.resume();
       const from = faultRepoPathOf(urlPath)!;
-      const target = `/${fault.toRepoPath}${urlPath.slice(from.length + 1)}${record.query ? `?${record.query}` : ''}`;
+      const target = `${fault.toOrigin ?? ''}/${fault.toRepoPath}${urlPath.slice(from.length + 1)}${record.query ? `?${record.query}` : ''}`;
       sendText(301, 'moved\n', { Location: target });
       return;
     }

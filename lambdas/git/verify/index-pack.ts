@@ -412,6 +412,7 @@ interface WorkerResult {
 function reportUnresolved(table: PackTable, findings: FindingSink): void {
   const { hashLength: h } = table;
   for (let i = 0; i < table.count; i++) {
+    // A delta that was reached but failed to apply was reported where it failed.
     if (table.type[i] !== 0) continue;
     const base = table.kind[i] === REF_DELTA
       ? `base object ${Buffer.from(table.refBase.subarray(i * h, i * h + h)).toString('hex')}, which is not in the pack`

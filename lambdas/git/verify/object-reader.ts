@@ -46,6 +46,7 @@ export class ObjectReader {
         chain.push(at);
         at = this.table.base[at]!;
         if (at < 0) throw new Error(`object at entry ${chain.at(-1)} has no resolved base`);
+        if (chain.length > this.table.count) throw new Error(`the delta chain of entry ${index} loops`);
       }
     }
     for (let i = chain.length - 1; i >= 0; i--) content = this.remember(chain[i]!, applyDelta(content, this.file.inflate(chain[i]!)));

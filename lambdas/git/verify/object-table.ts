@@ -8,6 +8,14 @@ export const TAG = 4;
 export const OFS_DELTA = 6;
 export const REF_DELTA = 7;
 export const TYPE_NAMES = ['', 'commit', 'tree', 'blob', 'tag'] as const;
+/** In `type`: a delta some resolver claimed and could not apply (0 means not reached at all). */
+export const UNRESOLVABLE = 255;
+
+/** Whether the entry's object is known: a whole object, or a delta that was applied. */
+export function isResolved(table: PackTable, index: number): boolean {
+  const type = table.type[index]!;
+  return type >= COMMIT && type <= TAG;
+}
 
 /**
  * Everything known about a pack's entries, in typed arrays over SharedArrayBuffers so the delta
@@ -140,7 +148,7 @@ export class ObjectIndex {
     this.mask = capacity - 1;
     const { ids, hashLength: h } = table;
     for (let i = 0; i < table.count; i++) {
-      if (table.type[i] === 0) continue;
+      if (!isResolved(table, i)) continue;
       let slot = this.hash(ids, i * h);
       for (;;) {
         const occupant = this.slots[slot]!;

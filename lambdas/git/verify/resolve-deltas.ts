@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { applyDelta, DeltaError } from './delta.js';
 import type { ObjectChecker } from './object-checker.js';
-import { forEachRefChild, idHex, TYPE_NAMES, type PackTable } from './object-table.js';
+import { forEachRefChild, idHex, TYPE_NAMES, UNRESOLVABLE, type PackTable } from './object-table.js';
 import { EntryError, type PackFile } from './pack-file.js';
 
 // Real packs stay under git's pack.depth limit of 4095; deeper means damage, and recursion must stop.
@@ -46,16 +46,19 @@ function resolveChildren(table: PackTable, file: PackFile, checker: ObjectChecke
     checker.findings.error('deltaChainTooDeep', `delta chain deeper than ${MAX_DELTA_DEPTH} at offset ${table.offset[parent]}`, idHex(table.ids, parent, hashLength));
     return;
   }
+  const type = table.type[parent]!;
   for (const child of children) {
+    // Claim the child once: objects with the same id (a damaged or hostile pack) would otherwise
+    // resolve the same REF deltas again and again, without end.
+    if (Atomics.compareExchange(table.type, child, 0, type) !== 0) continue;
     let result: Buffer;
     try {
       result = applyDelta(content, file.inflate(child));
     } catch (error) {
+      Atomics.store(table.type, child, UNRESOLVABLE);
       entryProblem(table, checker, child, error);
       continue;
     }
-    const type = table.type[parent]!;
-    table.type[child] = type;
     table.base[child] = parent;
     hashObject(table, child, type, result);
     Atomics.add(table.resolved, 0, 1);

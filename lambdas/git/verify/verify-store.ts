@@ -24,6 +24,17 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
   for await (const key of store.list('git/')) keys.add(key);
   const reports: BundleReport[] = [];
   for (const key of [...keys].sort()) {
+    try {
+      await verifyKey(key);
+    } catch (error) {
+      // One unreadable object (network, permissions, a full /tmp) fails that bundle, not the sweep.
+      const message = error instanceof Error ? error.message : String(error);
+      reports.push({ bundle: key, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'bundleUnreadable', message: `${key} could not be read from ${store.location}: ${message}` }] });
+    }
+  }
+  return reports;
+
+  async function verifyKey(key: string): Promise<void> {
     if (key.endsWith('.json')) {
       const sidecar = parseSidecar(await store.getText(key));
       if (sidecar?.status === 'mirrored' && sidecar.bundle && !keys.has(sidecar.bundle)) {
@@ -32,13 +43,12 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
           errors: [{ id: 'bundleMissing', message: `${key} records a mirrored bundle, but ${sidecar.bundle} is not in the store` }],
         });
       }
-      continue;
+      return;
     }
-    if (!key.endsWith('.bundle')) continue;
+    if (!key.endsWith('.bundle')) return;
     options.onBundle?.(key);
     reports.push(await verifyStoredBundle(store, key, options));
   }
-  return reports;
 }
 
 async function verifyStoredBundle(store: Store, key: string, options: VerifyStoreOptions): Promise<BundleReport> {

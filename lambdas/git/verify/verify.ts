@@ -45,9 +45,12 @@ export async function verifyAndOpen(path: string, options: VerifyOptions = {}): 
     header = await readBundleHeader(path, headerProblems);
     for (const problem of headerProblems) findings.add(problem, true);
     if (header) pack = await indexPack(path, header, findings, options);
-    if (header && pack) {
+    // Reading contents back needs a sound pack; a broken one has failed already.
+    if (header && pack && findings.errors.length === 0) {
       await checkSpecialBlobs(path, header, pack, findings);
       await reportLfsPointers(path, header, pack, findings);
+    }
+    if (header && pack) {
       const sidecar = options.sidecar === undefined ? await siblingSidecar(path) : options.sidecar;
       if (sidecar) compareWithSidecar(header, pack, sidecar, findings);
       else if (options.sidecar === undefined) findings.warning('sidecarMissing', 'no sidecar (.json) beside the bundle: its refs and sha256 could not be compared with what mirror recorded');
