@@ -11,7 +11,7 @@ import { parseSidecar, sameRefs, type RepoSidecar } from './sidecar.js';
 import type { SmartHttpOptions } from './smart-http.js';
 import { fetchPack } from './upload-pack.js';
 
-export type MirrorStatus = 'mirrored' | 'unchanged' | 'empty' | 'failed';
+export type MirrorStatus = 'mirrored' | 'unchanged' | 'empty' | 'failed' | 'changed';
 
 /** One repository's outcome, as the CLI prints it and run reports record it. */
 export interface MirrorResult {
@@ -42,6 +42,8 @@ export interface MirrorOptions {
   /** A server silent for this long fails the repo. */
   idleTimeoutMs?: number;
   onProgress?: (progress: MirrorProgress) => void;
+  /** Stop after the ref listing: a repo that would be fetched is reported `changed` (a backup run's plan step). */
+  listOnly?: boolean;
 }
 
 // No spaces: the agent capability's value may not contain any.
@@ -107,6 +109,7 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
       && (await options.store.head(keys.bundle)) !== undefined) {
       return report({ url: repo.display, status: 'unchanged', bundle: keys.bundle, refs: refs.size, seconds: seconds() });
     }
+    if (options.listOnly) return report({ url: repo.display, status: 'changed', bundle: keys.bundle, refs: refs.size, seconds: seconds() });
 
     const onBytes = (bytes: number) => options.onProgress?.({ url: recorded.url, phase: 'fetching', bytes });
     const { written, pack } = await streamBundle(repo, advertisement, refs, keys.bundle, options.store, http, onBytes);

@@ -51,7 +51,8 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
   }
 }
 
-async function verifyStoredBundle(store: Store, key: string, options: VerifyStoreOptions): Promise<BundleReport> {
+/** Verifies one bundle of a store against its sidecar (downloaded first unless the store is local). */
+export async function verifyStoredBundle(store: Store, key: string, options: VerifyStoreOptions = {}): Promise<BundleReport> {
   const sidecar = parseSidecar(await store.getText(`${key.slice(0, -'.bundle'.length)}.json`));
   const verify = async (file: string) => {
     const report = await verifyBundleFile(file, {

@@ -1,0 +1,60 @@
+/**
+ * What the backup run's steps pass each other (Step Functions payloads). Kept small: lists that
+ * can grow with the number of repositories travel through the store, not the payload.
+ */
+
+/** One cluster to back up, as configured (lib/config.ts). */
+export interface ClusterTarget {
+  name: string;
+  region: string;
+  namespace: string;
+}
+
+/** Input of every step: the run, named by the state machine execution. */
+export interface RunContext {
+  runId: string;
+}
+
+/** export step: one cluster. */
+export interface ExportEvent extends RunContext {
+  cluster: ClusterTarget;
+}
+
+export interface ExportStepResult {
+  cluster: string;
+  status: 'written' | 'unchanged' | 'failed';
+  /** Store key of the cluster's manifest.json, when the export succeeded. */
+  manifest?: string;
+  error?: string;
+}
+
+/** plan step: every cluster's export result. */
+export interface PlanEvent extends RunContext {
+  exports: ExportStepResult[];
+}
+
+export interface PlanStepResult extends RunContext {
+  /** Store key of a JSON array of MirrorItem: the Distributed Map's items (S3 ItemReader). */
+  itemsKey: string;
+  changed: number;
+  unchanged: number;
+  failed: number;
+}
+
+/** mirror step (one Distributed Map item): one repository. */
+export interface MirrorItem {
+  runId: string;
+  url: string;
+}
+
+/** verify step: one bundle (also the weekly sweep's item). */
+export interface VerifyItem {
+  runId: string;
+  bundle: string;
+}
+
+/** report step. */
+export interface ReportEvent extends RunContext {
+  exports: ExportStepResult[];
+  plan?: PlanStepResult;
+}

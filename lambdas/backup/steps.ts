@@ -1,0 +1,137 @@
+import pLimit from 'p-limit';
+import { exportArgoCd } from '../argocd/export.js';
+import { parseManifest, storeExport } from '../argocd/export-store.js';
+import type { KubeAccess } from '../argocd/kube-access.js';
+import { mirrorRepo, type MirrorResult } from '../git/mirror.js';
+import type { BundleReport } from '../git/verify/findings.js';
+import { verifyStoredBundle } from '../git/verify/verify-store.js';
+import type { Store } from '../store/store.js';
+import type { ExportStepResult, MirrorItem, PlanStepResult } from './events.js';
+import { getJson, listJson, putJson, runKeys } from './run-store.js';
+
+/**
+ * The steps of a backup run, as functions of the store: the Lambda handlers and the CLI call
+ * these and nothing else, so there is one code path.
+ */
+
+/** export: one cluster into argocd/<cluster>/…; a failure is a result, not an exception. */
+export async function exportStep(store: Store, clusterName: string, namespace: string, connect: () => Promise<KubeAccess>): Promise<ExportStepResult> {
+  try {
+    const exported = await exportArgoCd(await connect(), { namespace });
+    const stored = await storeExport(store, clusterName, exported);
+    if (!stored.manifest.complete) return { cluster: clusterName, status: 'failed', manifest: stored.keys.manifest, error: 'the export is partial' };
+    return { cluster: clusterName, status: stored.status, manifest: stored.keys.manifest };
+  } catch (error) {
+    return { cluster: clusterName, status: 'failed', error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export interface PlanOptions {
+  extraRepos?: readonly string[];
+  extraRefPatterns?: readonly string[];
+  concurrency?: number;
+}
+
+/**
+ * plan: every Git source of every exported cluster (and the configured extra repos), one ref
+ * listing each; only repos whose refs changed become items of the mirror step. Sources that are
+ * not http(s) are recorded as failed until the SSH transport exists.
+ */
+export async function planStep(store: Store, runId: string, exports: readonly ExportStepResult[], options: PlanOptions = {}): Promise<PlanStepResult> {
+  const urls = new Set<string>(options.extraRepos ?? []);
+  for (const result of exports) {
+    if (!result.manifest) continue;
+    const manifest = parseManifest(await store.getText(result.manifest));
+    for (const source of manifest?.sources.git ?? []) urls.add(source.repoURL);
+  }
+  const limit = pLimit(options.concurrency ?? 16);
+  const results = await Promise.all([...urls].sort().map((url) => limit(() => (/^https?:\/\//i.test(url)
+    ? mirrorRepo(url, { store, listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}) })
+    : Promise.resolve<MirrorResult>({ url, status: 'failed', error: `${url}: only http(s) repositories can be mirrored so far` })))));
+  const items: MirrorItem[] = results.filter((result) => result.status === 'changed').map((result) => ({ runId, url: result.url }));
+  await putJson(store, runKeys.planItems(runId), items);
+  await putJson(store, runKeys.planResults(runId), results.filter((result) => result.status !== 'changed'));
+  return {
+    runId,
+    itemsKey: runKeys.planItems(runId),
+    changed: items.length,
+    unchanged: results.filter((result) => result.status === 'unchanged' || result.status === 'empty').length,
+    failed: results.filter((result) => result.status === 'failed').length,
+  };
+}
+
+/** mirror: one repo; its result is kept under the run for the report. */
+export async function mirrorStep(store: Store, item: MirrorItem, extraRefPatterns?: readonly string[]): Promise<MirrorResult> {
+  const result = await mirrorRepo(item.url, { store, ...(extraRefPatterns ? { extraRefPatterns } : {}) });
+  await putJson(store, runKeys.repoResult(item.runId, item.url), result);
+  return result;
+}
+
+/** verify: one stored bundle against its sidecar; the report is kept under the run. */
+export async function verifyStep(store: Store, runId: string, bundle: string): Promise<BundleReport> {
+  const report = await verifyStoredBundle(store, bundle);
+  await putJson(store, runKeys.verifyResult(runId, bundle), report);
+  return report;
+}
+
+export type RunResult = 'Succeeded' | 'PartiallyFailed' | 'Failed';
+
+/** runs/<run-id>.json: what each step did, per cluster and per repo. */
+export interface RunReport {
+  schema: 1;
+  runId: string;
+  result: RunResult;
+  finishedAt: string;
+  clusters: ExportStepResult[];
+  repos: MirrorResult[];
+  verification: Pick<BundleReport, 'bundle' | 'ok' | 'objects' | 'errors' | 'seconds'>[];
+  totals: {
+    reposMirrored: number;
+    reposUnchanged: number;
+    reposFailed: number;
+    bundlesVerified: number;
+    bundlesFailedVerification: number;
+    bytesMirrored: number;
+  };
+  /** When the newest successful run finished (this one, or an earlier one). */
+  lastSuccessAt?: string;
+}
+
+/**
+ * report: gathers the run's results and decides: Failed when no cluster could be exported,
+ * PartiallyFailed when any cluster, repo or bundle failed, Succeeded otherwise.
+ */
+export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[]): Promise<RunReport> {
+  const planned = (await getJson<MirrorResult[]>(store, runKeys.planResults(runId))) ?? [];
+  const mirrored = await listJson<MirrorResult>(store, `runs/${runId}/repos/`);
+  const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
+  const repos = [...planned, ...mirrored].sort((a, b) => a.url.localeCompare(b.url));
+  const totals = {
+    reposMirrored: repos.filter((repo) => repo.status === 'mirrored').length,
+    reposUnchanged: repos.filter((repo) => repo.status === 'unchanged' || repo.status === 'empty').length,
+    reposFailed: repos.filter((repo) => repo.status === 'failed').length,
+    bundlesVerified: verified.filter((report) => report.ok).length,
+    bundlesFailedVerification: verified.filter((report) => !report.ok).length,
+    bytesMirrored: repos.reduce((sum, repo) => sum + (repo.status === 'mirrored' ? repo.bytes ?? 0 : 0), 0),
+  };
+  const exportsFailed = exports.filter((result) => result.status === 'failed').length;
+  const result: RunResult = exports.length > 0 && exportsFailed === exports.length
+    ? 'Failed'
+    : exportsFailed > 0 || totals.reposFailed > 0 || totals.bundlesFailedVerification > 0 ? 'PartiallyFailed' : 'Succeeded';
+  const finishedAt = new Date().toISOString();
+  if (result === 'Succeeded') await putJson(store, runKeys.lastSuccess(), { runId, finishedAt });
+  const lastSuccess = await getJson<{ finishedAt: string }>(store, runKeys.lastSuccess());
+  const report: RunReport = {
+    schema: 1,
+    runId,
+    result,
+    finishedAt,
+    clusters: [...exports],
+    repos,
+    verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
+    totals,
+    ...(lastSuccess ? { lastSuccessAt: lastSuccess.finishedAt } : {}),
+  };
+  await putJson(store, runKeys.report(runId), report);
+  return report;
+}

@@ -1,0 +1,39 @@
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * What every backup function reads from its environment (set by lib/backup-stack.ts). A missing
+ * setting is a deployment bug: fail loudly with the variable's name.
+ */
+export interface HandlerConfig {
+  store: Store;
+  refs: string[];
+  extraRepos: string[];
+  planConcurrency: number;
+}
+
+// Kept across warm invocations (the S3 client and its connections with it), per environment.
+let cached: { key: string; config: HandlerConfig } | undefined;
+
+export function handlerConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
+  const key = JSON.stringify([env.STORE, env.KMS_KEY_ID, env.REFS, env.EXTRA_REPOS, env.PLAN_CONCURRENCY]);
+  if (cached?.key === key) return cached.config;
+  const location = env.STORE;
+  if (!location) throw new Error('STORE is not set: the function needs the vault location (s3://bucket/prefix)');
+  const config: HandlerConfig = {
+    store: openStore(location, env.KMS_KEY_ID ? { kmsKeyId: env.KMS_KEY_ID } : {}),
+    refs: jsonList(env, 'REFS'),
+    extraRepos: jsonList(env, 'EXTRA_REPOS'),
+    planConcurrency: Number(env.PLAN_CONCURRENCY ?? 16),
+  };
+  cached = { key, config };
+  return config;
+}
+
+function jsonList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const text = env[name];
+  if (!text) return [];
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${name} must be a JSON array of strings`);
+  return value;
+}

@@ -1,0 +1,139 @@
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ExportStepResult, MirrorItem, PlanStepResult } from '../../lambdas/backup/events.js';
+import type { RunReport } from '../../lambdas/backup/steps.js';
+import type { MirrorResult } from '../../lambdas/git/mirror.js';
+import type { BundleReport } from '../../lambdas/git/verify/findings.js';
+import { handler as exportHandler } from '../../lambdas/handlers/export.js';
+import { handler as mirrorHandler } from '../../lambdas/handlers/mirror.js';
+import { handler as planHandler } from '../../lambdas/handlers/plan.js';
+import { handler as reportHandler } from '../../lambdas/handlers/report.js';
+import { handler as verifyHandler } from '../../lambdas/handlers/verify.js';
+import { openStore } from '../../lambdas/store/open-store.js';
+import { leakedSecrets, minimalInstallation } from '../support/argocd-installation.js';
+import { startDescribeClusterEndpoint, type DescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
+import { planted, verifierOptions } from '../support/eks/fake-credentials.js';
+import { eksTokenAuthenticator } from '../support/eks/token-verifier.js';
+import { removeTempDirs, tempDir } from '../support/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../support/kube/kube-api-server.js';
+import { createRichRepo, forcePushBranch } from '../support/origin-repos.js';
+
+/**
+ * The backup run's Lambda handlers, invoked in the order the state machine runs them, with the
+ * events it sends, against the real local servers: an EKS DescribeCluster endpoint, a
+ * kube-apiserver that checks the token's SigV4 signature, git http-backend, a local store.
+ */
+const CLUSTER = { name: 'prod-eks', region: 'eu-west-1', namespace: 'argocd' };
+const context = { functionName: 'argocd-dr-test', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:argocd-dr-test', memoryLimitInMB: '1024', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+
+let git: GitHttpServer;
+let kube: KubeApiServer;
+let eks: DescribeClusterEndpoint;
+let origin: string;
+let storeDir: string;
+const saved = { ...process.env };
+
+function installation(repoUrl: string): KubeObject[] {
+  return minimalInstallation().map((object) => (object.kind === 'Application'
+    ? { ...object, spec: { ...(object.spec as object), source: { repoURL: repoUrl, path: 'apps/guestbook', targetRevision: 'main' } } }
+    : object));
+}
+
+async function runBackup(runId: string): Promise<{ report: RunReport; plan: PlanStepResult; logs: string }> {
+  // Powertools writes logs and EMF metrics straight to stdout and stderr.
+  const output: string[] = [];
+  const capture = (chunk: unknown) => {
+    output.push(String(chunk));
+    return true;
+  };
+  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(capture), vi.spyOn(process.stderr, 'write').mockImplementation(capture)];
+  try {
+    const exported = await exportHandler({ runId, cluster: CLUSTER }, context) as ExportStepResult;
+    const plan = await planHandler({ runId, exports: [exported] }, context) as PlanStepResult;
+    const items = JSON.parse((await openStore(storeDir).getText(plan.itemsKey))!) as MirrorItem[];
+    for (const item of items) {
+      const mirrored = await mirrorHandler(item, context) as MirrorResult;
+      if (mirrored.status === 'mirrored') await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
+    }
+    await reportHandler({ runId, exports: [exported], plan }, context);
+    const report = JSON.parse((await openStore(storeDir).getText(`runs/${runId}.json`))!) as RunReport;
+    return { report, plan, logs: output.join('\n') };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  const root = await tempDir('handler-origins');
+  origin = await createRichRepo(root, 'org/guestbook.git');
+  git = await startGitHttpServer({ root });
+  kube = await startKubeApiServer({ objects: installation(`${git.url}/org/guestbook.git`), authenticate: eksTokenAuthenticator(verifierOptions(CLUSTER.name)) });
+  eks = await startDescribeClusterEndpoint({ clusters: { [CLUSTER.name]: { endpoint: kube.url, caPem: kube.caPem } } });
+  storeDir = await tempDir('handler-store');
+  Object.assign(process.env, {
+    STORE: storeDir,
+    AWS_ENDPOINT_URL_EKS: eks.url,
+    AWS_ACCESS_KEY_ID: planted.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: planted.secretAccessKey,
+    AWS_SESSION_TOKEN: planted.sessionToken,
+    AWS_REGION: CLUSTER.region,
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    EXTRA_REPOS: JSON.stringify([`${git.url}/org/extra.git`]),
+  });
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([git?.close(), kube?.close(), eks?.close()]);
+  await removeTempDirs();
+});
+
+describe('a backup run through the Lambda handlers', () => {
+  it('exports, plans, mirrors, verifies and reports; the unreachable extra repo makes it PartiallyFailed', async () => {
+    const { report, plan, logs } = await runBackup('run-1');
+    expect(plan).toMatchObject({ changed: 1, failed: 1 });
+    expect(report.result).toBe('PartiallyFailed');
+    expect(report.clusters).toEqual([expect.objectContaining({ cluster: 'prod-eks', status: 'written' })]);
+    expect(report.repos.map((repo) => [repo.url, repo.status])).toEqual([
+      [`${git.url}/org/extra.git`, 'failed'],
+      [`${git.url}/org/guestbook.git`, 'mirrored'],
+    ]);
+    expect(report.verification).toEqual([expect.objectContaining({ ok: true })]);
+    expect(report.totals).toMatchObject({ reposMirrored: 1, reposFailed: 1, bundlesVerified: 1, bundlesFailedVerification: 0 });
+    // EMF metrics for the alarms, and no secret in anything logged.
+    expect(logs).toMatch(/"RunPartiallyFailed":1/);
+    expect(logs).toMatch(/"BundlesVerified":1/);
+    expect(leakedSecrets(logs)).toEqual([]);
+    expect(logs).not.toContain(planted.secretAccessKey);
+  });
+
+  it('skips unchanged repos after one ref listing, and succeeds without the unreachable repo', async () => {
+    process.env.EXTRA_REPOS = '[]';
+    try {
+      const { report, plan, logs } = await runBackup('run-2');
+      expect(plan).toMatchObject({ changed: 0, unchanged: 1, failed: 0 });
+      expect(report.result).toBe('Succeeded');
+      expect(report.lastSuccessAt).toBe(report.finishedAt);
+      expect(logs).toMatch(/"RunSucceeded":1/);
+
+      await forcePushBranch(origin, 'main');
+      const third = await runBackup('run-3');
+      expect(third.plan).toMatchObject({ changed: 1 });
+      expect(third.report).toMatchObject({ result: 'Succeeded', totals: { reposMirrored: 1, bundlesVerified: 1 } });
+    } finally {
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it('reports Failed when the cluster refuses the token', async () => {
+    process.env.AWS_SECRET_ACCESS_KEY = `${planted.secretAccessKey}-wrong`;
+    try {
+      const { report } = await runBackup('run-4');
+      expect(report.result).toBe('Failed');
+      expect(report.clusters[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/401/) });
+    } finally {
+      process.env.AWS_SECRET_ACCESS_KEY = planted.secretAccessKey;
+    }
+  });
+});
