@@ -28,9 +28,10 @@ export interface ExportStepResult {
   error?: string;
 }
 
-/** plan step: every cluster's export result. */
+/** plan step: every cluster's export result; or, for the weekly verify sweep, `sweep: 'verify'`. */
 export interface PlanEvent extends RunContext {
-  exports: ExportStepResult[];
+  exports?: ExportStepResult[];
+  sweep?: 'verify';
 }
 
 export interface PlanStepResult extends RunContext {
@@ -53,8 +54,10 @@ export interface VerifyItem {
   bundle: string;
 }
 
-/** report step. */
+/** report step: the whole run state the state machine carried (see lib/constructs/backup-workflows.ts). */
 export interface ReportEvent extends RunContext {
-  exports: ExportStepResult[];
+  startedAt?: string;
+  sweep?: 'verify';
+  exports?: ExportStepResult[];
   plan?: PlanStepResult;
 }

@@ -6,7 +6,7 @@ import { mirrorRepo, type MirrorResult } from '../git/mirror.js';
 import type { BundleReport } from '../git/verify/findings.js';
 import { verifyStoredBundle } from '../git/verify/verify-store.js';
 import type { Store } from '../store/store.js';
-import type { ExportStepResult, MirrorItem, PlanStepResult } from './events.js';
+import type { ExportStepResult, MirrorItem, PlanStepResult, VerifyItem } from './events.js';
 import { getJson, listJson, putJson, runKeys } from './run-store.js';
 
 /**
@@ -30,6 +30,8 @@ export interface PlanOptions {
   extraRepos?: readonly string[];
   extraRefPatterns?: readonly string[];
   concurrency?: number;
+  /** Where the mirror items go (in AWS, a bucket in the run's own region: the Distributed Map reads it). */
+  itemsStore?: Store;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function planStep(store: Store, runId: string, exports: readonly Ex
     ? mirrorRepo(url, { store, listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}) })
     : Promise.resolve<MirrorResult>({ url, status: 'failed', error: `${url}: only http(s) repositories can be mirrored so far` })))));
   const items: MirrorItem[] = results.filter((result) => result.status === 'changed').map((result) => ({ runId, url: result.url }));
-  await putJson(store, runKeys.planItems(runId), items);
+  await putJson(options.itemsStore ?? store, runKeys.planItems(runId), items);
   await putJson(store, runKeys.planResults(runId), results.filter((result) => result.status !== 'changed'));
   return {
     runId,
@@ -58,6 +60,15 @@ export async function planStep(store: Store, runId: string, exports: readonly Ex
     unchanged: results.filter((result) => result.status === 'unchanged' || result.status === 'empty').length,
     failed: results.filter((result) => result.status === 'failed').length,
   };
+}
+
+/** The weekly sweep's plan: every bundle in the store becomes an item of the verify step. */
+export async function sweepPlanStep(store: Store, runId: string, itemsStore: Store = store): Promise<PlanStepResult> {
+  const items: VerifyItem[] = [];
+  for await (const key of store.list('git/')) if (key.endsWith('.bundle')) items.push({ runId, bundle: key });
+  items.sort((a, b) => a.bundle.localeCompare(b.bundle));
+  await putJson(itemsStore, runKeys.planItems(runId), items);
+  return { runId, itemsKey: runKeys.planItems(runId), changed: items.length, unchanged: 0, failed: 0 };
 }
 
 /** mirror: one repo; its result is kept under the run for the report. */
@@ -79,6 +90,7 @@ export type RunResult = 'Succeeded' | 'PartiallyFailed' | 'Failed';
 /** runs/<run-id>.json: what each step did, per cluster and per repo. */
 export interface RunReport {
   schema: 1;
+  kind: 'backup' | 'verify-sweep';
   runId: string;
   result: RunResult;
   finishedAt: string;
@@ -101,9 +113,15 @@ export interface RunReport {
  * report: gathers the run's results and decides: Failed when no cluster could be exported,
  * PartiallyFailed when any cluster, repo or bundle failed, Succeeded otherwise.
  */
-export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[]): Promise<RunReport> {
+export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[], itemsStore: Store = store): Promise<RunReport> {
   const planned = (await getJson<MirrorResult[]>(store, runKeys.planResults(runId))) ?? [];
   const mirrored = await listJson<MirrorResult>(store, `runs/${runId}/repos/`);
+  // A mirror that crashed or timed out wrote no result: it failed, and must not go unnoticed.
+  const items = (await getJson<MirrorItem[]>(itemsStore, runKeys.planItems(runId))) ?? [];
+  const reported = new Set(mirrored.map((result) => result.url));
+  for (const item of items) {
+    if (!reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
+  }
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
   const repos = [...planned, ...mirrored].sort((a, b) => a.url.localeCompare(b.url));
   const totals = {
@@ -123,6 +141,7 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   const lastSuccess = await getJson<{ finishedAt: string }>(store, runKeys.lastSuccess());
   const report: RunReport = {
     schema: 1,
+    kind: 'backup',
     runId,
     result,
     finishedAt,
@@ -131,6 +150,25 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
     totals,
     ...(lastSuccess ? { lastSuccessAt: lastSuccess.finishedAt } : {}),
+  };
+  await putJson(store, runKeys.report(runId), report);
+  return report;
+}
+
+/** The weekly sweep's report: verification results only; it is not a backup and says nothing about backup age. */
+export async function sweepReportStep(store: Store, runId: string): Promise<RunReport> {
+  const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
+  const failed = verified.filter((report) => !report.ok).length;
+  const report: RunReport = {
+    schema: 1,
+    kind: 'verify-sweep',
+    runId,
+    result: failed > 0 ? 'PartiallyFailed' : 'Succeeded',
+    finishedAt: new Date().toISOString(),
+    clusters: [],
+    repos: [],
+    verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
+    totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.length - failed, bundlesFailedVerification: failed, bytesMirrored: 0 },
   };
   await putJson(store, runKeys.report(runId), report);
   return report;

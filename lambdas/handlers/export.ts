@@ -1,6 +1,7 @@
 import { eksAccess } from '../argocd/eks-access.js';
 import type { ExportEvent, ExportStepResult } from '../backup/events.js';
 import { exportStep } from '../backup/steps.js';
+import { BackupMetric } from '../shared/metrics.js';
 import { logger, metrics } from '../shared/powertools.js';
 import { handlerConfig } from './handler-config.js';
 import { backupHandler } from './middleware.js';
@@ -11,7 +12,7 @@ export const handler = backupHandler(async (event: ExportEvent): Promise<ExportS
   const { cluster } = event;
   const result = await exportStep(store, cluster.name, cluster.namespace, () => eksAccess(cluster.name, cluster.region));
   metrics.addDimension('Cluster', cluster.name);
-  metrics.addMetric('ExportFailed', MetricUnit.Count, result.status === 'failed' ? 1 : 0);
+  metrics.addMetric(BackupMetric.ExportFailed, MetricUnit.Count, result.status === 'failed' ? 1 : 0);
   if (result.status === 'failed') logger.error('export failed', { cluster: cluster.name, error: result.error });
   else logger.info('export done', { cluster: cluster.name, status: result.status });
   return result;

@@ -7,6 +7,8 @@ import type { Store } from '../store/store.js';
  */
 export interface HandlerConfig {
   store: Store;
+  /** Run-scoped work files (the Distributed Map's items) live here: the regional WORK_BUCKET, else the store. */
+  workStore: Store;
   refs: string[];
   extraRepos: string[];
   planConcurrency: number;
@@ -16,12 +18,14 @@ export interface HandlerConfig {
 let cached: { key: string; config: HandlerConfig } | undefined;
 
 export function handlerConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
-  const key = JSON.stringify([env.STORE, env.KMS_KEY_ID, env.REFS, env.EXTRA_REPOS, env.PLAN_CONCURRENCY]);
+  const key = JSON.stringify([env.STORE, env.KMS_KEY_ID, env.WORK_BUCKET, env.REFS, env.EXTRA_REPOS, env.PLAN_CONCURRENCY]);
   if (cached?.key === key) return cached.config;
   const location = env.STORE;
   if (!location) throw new Error('STORE is not set: the function needs the vault location (s3://bucket/prefix)');
+  const store = openStore(location, env.KMS_KEY_ID ? { kmsKeyId: env.KMS_KEY_ID } : {});
   const config: HandlerConfig = {
-    store: openStore(location, env.KMS_KEY_ID ? { kmsKeyId: env.KMS_KEY_ID } : {}),
+    store,
+    workStore: env.WORK_BUCKET ? openStore(`s3://${env.WORK_BUCKET}`) : store,
     refs: jsonList(env, 'REFS'),
     extraRepos: jsonList(env, 'EXTRA_REPOS'),
     planConcurrency: Number(env.PLAN_CONCURRENCY ?? 16),

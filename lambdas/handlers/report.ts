@@ -1,19 +1,27 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ReportEvent } from '../backup/events.js';
-import { reportStep, type RunReport } from '../backup/steps.js';
+import { BackupMetric } from '../shared/metrics.js';
+import { reportStep, sweepReportStep, type RunReport } from '../backup/steps.js';
 import { logger, metrics } from '../shared/powertools.js';
 import { handlerConfig } from './handler-config.js';
 import { backupHandler } from './middleware.js';
 
 export const handler = backupHandler(async (event: ReportEvent): Promise<Pick<RunReport, 'runId' | 'result' | 'totals'>> => {
-  const { store } = handlerConfig();
-  const report = await reportStep(store, event.runId, event.exports);
-  for (const result of ['Succeeded', 'PartiallyFailed', 'Failed'] as const) metrics.addMetric(`Run${result}`, MetricUnit.Count, report.result === result ? 1 : 0);
-  metrics.addMetric('ReposMirrored', MetricUnit.Count, report.totals.reposMirrored);
-  metrics.addMetric('ReposUnchanged', MetricUnit.Count, report.totals.reposUnchanged);
-  metrics.addMetric('ReposFailed', MetricUnit.Count, report.totals.reposFailed);
-  metrics.addMetric('BytesMirrored', MetricUnit.Bytes, report.totals.bytesMirrored);
-  if (report.lastSuccessAt) metrics.addMetric('SecondsSinceLastSuccess', MetricUnit.Seconds, Math.round((Date.now() - Date.parse(report.lastSuccessAt)) / 1000));
+  const { store, workStore } = handlerConfig();
+  if (event.sweep === 'verify') {
+    // A sweep is no backup: it must not count as one, or it would hide a stale backup.
+    const sweep = await sweepReportStep(store, event.runId);
+    logger.info(`verify sweep ${sweep.result}`, { runId: sweep.runId, totals: sweep.totals });
+    return { runId: sweep.runId, result: sweep.result, totals: sweep.totals };
+  }
+  const report = await reportStep(store, event.runId, event.exports ?? [], workStore);
+  if (event.startedAt) metrics.addMetric(BackupMetric.RunDuration, MetricUnit.Seconds, Math.round((Date.now() - Date.parse(event.startedAt)) / 1000));
+  for (const result of ['Succeeded', 'PartiallyFailed', 'Failed'] as const) metrics.addMetric(BackupMetric[`Run${result}`], MetricUnit.Count, report.result === result ? 1 : 0);
+  metrics.addMetric(BackupMetric.ReposMirrored, MetricUnit.Count, report.totals.reposMirrored);
+  metrics.addMetric(BackupMetric.ReposUnchanged, MetricUnit.Count, report.totals.reposUnchanged);
+  metrics.addMetric(BackupMetric.ReposFailed, MetricUnit.Count, report.totals.reposFailed);
+  metrics.addMetric(BackupMetric.BytesMirrored, MetricUnit.Bytes, report.totals.bytesMirrored);
+  if (report.lastSuccessAt) metrics.addMetric(BackupMetric.SecondsSinceLastSuccess, MetricUnit.Seconds, Math.round((Date.now() - Date.parse(report.lastSuccessAt)) / 1000));
   const log = report.result === 'Succeeded' ? logger.info.bind(logger) : logger.error.bind(logger);
   log(`backup run ${report.result}`, { runId: report.runId, totals: report.totals });
   return { runId: report.runId, result: report.result, totals: report.totals };

@@ -56,7 +56,7 @@ async function runBackup(runId: string): Promise<{ report: RunReport; plan: Plan
       const mirrored = await mirrorHandler(item, context) as MirrorResult;
       if (mirrored.status === 'mirrored') await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
     }
-    await reportHandler({ runId, exports: [exported], plan }, context);
+    await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
     const report = JSON.parse((await openStore(storeDir).getText(`runs/${runId}.json`))!) as RunReport;
     return { report, plan, logs: output.join('\n') };
   } finally {
@@ -124,6 +124,36 @@ describe('a backup run through the Lambda handlers', () => {
     } finally {
       process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
     }
+  });
+
+  it('runs the weekly verify sweep over every stored bundle, without counting it as a backup', async () => {
+    const output: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+      output.push(String(chunk));
+      return true;
+    });
+    try {
+      const plan = await planHandler({ runId: 'sweep-1', sweep: 'verify' }, context) as PlanStepResult;
+      const items = JSON.parse((await openStore(storeDir).getText(plan.itemsKey))!) as { runId: string; bundle: string }[];
+      expect(items.map((item) => item.bundle)).toEqual([expect.stringMatching(/org\/guestbook\.bundle$/)]);
+      for (const item of items) await verifyHandler(item, context);
+      await reportHandler({ runId: 'sweep-1', sweep: 'verify', plan }, context);
+    } finally {
+      spy.mockRestore();
+    }
+    const report = JSON.parse((await openStore(storeDir).getText('runs/sweep-1.json'))!) as RunReport;
+    expect(report).toMatchObject({ kind: 'verify-sweep', result: 'Succeeded', totals: { bundlesVerified: 1, bundlesFailedVerification: 0 } });
+    expect(output.join('')).not.toMatch(/"RunSucceeded"/);
+    expect(output.join('')).toMatch(/"BundlesVerified":1/);
+  });
+
+  it('counts a planned repo whose mirror left no result as failed', async () => {
+    const store = openStore(storeDir);
+    await store.put('runs/run-lost/plan-items.json', JSON.stringify([{ runId: 'run-lost', url: `${git.url}/org/lost.git` }]));
+    await reportHandler({ runId: 'run-lost', exports: [{ cluster: 'prod-eks', status: 'unchanged', manifest: 'argocd/prod-eks/manifest.json' }] }, context);
+    const report = JSON.parse((await store.getText('runs/run-lost.json'))!) as RunReport;
+    expect(report.result).toBe('PartiallyFailed');
+    expect(report.repos).toEqual([expect.objectContaining({ status: 'failed', error: expect.stringMatching(/left no result/) })]);
   });
 
   it('reports Failed when the cluster refuses the token', async () => {
