@@ -10,6 +10,8 @@ import { handler as planHandler } from '../../lambdas/handlers/plan.js';
 import { handler as reportHandler } from '../../lambdas/handlers/report.js';
 import { handler as verifyHandler } from '../../lambdas/handlers/verify.js';
 import { openStore } from '../../lambdas/store/open-store.js';
+import type { Store } from '../../lambdas/store/store.js';
+import { startS3rver, type S3rver } from '../support/s3rver.js';
 import { leakedSecrets, minimalInstallation } from '../support/argocd-installation.js';
 import { startDescribeClusterEndpoint, type DescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
 import { planted, verifierOptions } from '../support/eks/fake-credentials.js';
@@ -33,6 +35,9 @@ let eks: DescribeClusterEndpoint;
 let origin: string;
 let storeDir: string;
 const saved = { ...process.env };
+/** Where the test reads what the handlers wrote: the vault store and the work store (items). */
+let vault: () => Store = () => openStore(storeDir);
+let work: () => Store = () => openStore(storeDir);
 
 function installation(repoUrl: string): KubeObject[] {
   return minimalInstallation().map((object) => (object.kind === 'Application'
@@ -51,13 +56,13 @@ async function runBackup(runId: string): Promise<{ report: RunReport; plan: Plan
   try {
     const exported = await exportHandler({ runId, cluster: CLUSTER }, context) as ExportStepResult;
     const plan = await planHandler({ runId, exports: [exported] }, context) as PlanStepResult;
-    const items = JSON.parse((await openStore(storeDir).getText(plan.itemsKey))!) as MirrorItem[];
+    const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
     for (const item of items) {
       const mirrored = await mirrorHandler(item, context) as MirrorResult;
       if (mirrored.status === 'mirrored') await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
     }
     await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
-    const report = JSON.parse((await openStore(storeDir).getText(`runs/${runId}.json`))!) as RunReport;
+    const report = JSON.parse((await vault().getText(`runs/${runId}.json`))!) as RunReport;
     return { report, plan, logs: output.join('\n') };
   } finally {
     for (const spy of spies) spy.mockRestore();
@@ -68,7 +73,16 @@ beforeAll(async () => {
   const root = await tempDir('handler-origins');
   origin = await createRichRepo(root, 'org/guestbook.git');
   git = await startGitHttpServer({ root });
-  kube = await startKubeApiServer({ objects: installation(`${git.url}/org/guestbook.git`), authenticate: eksTokenAuthenticator(verifierOptions(CLUSTER.name)) });
+  // The cluster also knows s3rver's key, so the S3 run below can sign its token with it.
+  const known = verifierOptions(CLUSTER.name);
+  kube = await startKubeApiServer({
+    objects: installation(`${git.url}/org/guestbook.git`),
+    authenticate: eksTokenAuthenticator({
+      ...known,
+      secrets: { ...known.secrets, S3RVER: 'S3RVER' },
+      identities: { ...known.identities, S3RVER: { arn: 'arn:aws:iam::111122223333:role/argocd-dr-export-eu-west-1', user: 'argocd-dr', groups: ['argocd-dr-readers'] } },
+    }),
+  });
   eks = await startDescribeClusterEndpoint({ clusters: { [CLUSTER.name]: { endpoint: kube.url, caPem: kube.caPem } } });
   storeDir = await tempDir('handler-store');
   Object.assign(process.env, {
@@ -165,5 +179,36 @@ describe('a backup run through the Lambda handlers', () => {
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = planted.secretAccessKey;
     }
+  });
+});
+
+describe('the same run with the vault and the work bucket in S3 (s3rver)', () => {
+  let s3: S3rver;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    Object.assign(process.env, {
+      STORE: `s3://${s3.bucket}/vault`,
+      WORK_BUCKET: s3.bucket,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      EXTRA_REPOS: '[]',
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    vault = () => openStore(`s3://${s3.bucket}/vault`, { s3Client: s3.client });
+    work = () => openStore(`s3://${s3.bucket}`, { s3Client: s3.client });
+  });
+  afterAll(async () => {
+    vault = () => openStore(storeDir);
+    work = () => openStore(storeDir);
+    await s3?.close();
+  });
+
+  it('exports, mirrors, verifies and reports Succeeded, with the items in the work bucket', async () => {
+    const { report, plan } = await runBackup('s3-run-1');
+    expect(plan.itemsKey).toBe('runs/s3-run-1/plan-items.json');
+    expect(report).toMatchObject({ result: 'Succeeded', totals: { reposMirrored: 1, bundlesVerified: 1, bundlesFailedVerification: 0 } });
+    expect(await vault().head('argocd/prod-eks/export.yaml')).toBeDefined();
+    expect(await work().head('runs/s3-run-1/plan-items.json')).toBeDefined();
   });
 });
