@@ -35,7 +35,7 @@ export function createApp(
   for (const region of backupRegions(config)) {
     new BackupStack(app, `ArgocdDrBackup-${region}`, {
       env: { account: config.account, region },
-      clusters: config.clusters.filter((cluster) => cluster.region === region).map(({ name, namespace }) => ({ name, region, namespace })),
+      clusters: config.clusters.filter((cluster) => cluster.region === region).map(({ name, namespace, vpc }) => ({ name, region, namespace, vpc })),
       vaultBucketName: vaultBucketName(config),
       drRegion: config.drRegion,
       schedules: {

@@ -6,14 +6,14 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import type { Construct } from 'constructs';
-import { BackupFunction } from './constructs/backup-function.js';
+import { Construct } from 'constructs';
+import { BackupFunction, LAMBDA_VPC_ACTIONS } from './constructs/backup-function.js';
 import { BackupMonitoring } from './constructs/backup-monitoring.js';
 import { BackupWorkflows, WORK_PREFIX } from './constructs/backup-workflows.js';
 import type { ClusterTarget } from './constructs/cluster-target.js';
 import { acknowledgeBackupStackFindings } from './constructs/nag-acknowledgements.js';
 
-export type { ClusterTarget } from './constructs/cluster-target.js';
+export type { ClusterTarget, ClusterVpc } from './constructs/cluster-target.js';
 
 /** The Kubernetes group the shipped RBAC manifest (deploy/rbac/argocd-dr-reader.yaml) binds read-only. */
 export const READER_GROUP = 'argocd-dr-readers';
@@ -71,6 +71,8 @@ export function defaultRoleName(purpose: BackupPurpose, region: string): string 
 /** One per cluster region: the functions, the scheduled backup run and verify sweep, and their alarms. */
 export class BackupStack extends Stack {
   readonly functions: Record<BackupPurpose, BackupFunction>;
+  /** Export functions of the clusters with a private endpoint, in their VPC, by cluster name; they share the export role. */
+  readonly clusterExports: Readonly<Record<string, BackupFunction>>;
   readonly workflows: BackupWorkflows;
   readonly monitoring: BackupMonitoring;
   readonly workBucket: Bucket;
@@ -115,11 +117,12 @@ export class BackupStack extends Stack {
         ...(props.bundling ? { bundling: props.bundling } : {}),
       });
 
+    const exportSizing: Sizing = { memorySize: 1024, timeout: Duration.minutes(5) };
     // Sizes from the benchmarks (bench/*.ts). Lambda gives CPU in proportion to memory (1 vCPU at 1,769 MB).
     this.functions = {
       // 10,000 Applications exported in ~2.5 s at ~300 MB RSS: 1 GB leaves room for larger Secrets and
       // CRDs and buys CPU for YAML serialisation; 5 min covers a slow API server's paging many times over.
-      export: fn('export', { memorySize: 1024, timeout: Duration.minutes(5) }, 'Exports Argo CD objects of one cluster to the vault', {}),
+      export: fn('export', exportSizing, 'Exports Argo CD objects of one cluster to the vault', {}),
       // One ls-refs per repository, network-bound with bounded concurrency: 512 MB; thousands of repos
       // over slow Git hosts can take minutes, so the full 15.
       plan: fn('plan', { memorySize: 512, timeout: Duration.minutes(15) }, 'Lists refs of every Git source; only changed repositories go on', {
@@ -147,6 +150,37 @@ export class BackupStack extends Stack {
       report: fn('report', { memorySize: 256, timeout: Duration.minutes(2) }, 'Writes runs/<run-id>.json and emits the run metrics', work),
     };
 
+    // A cluster whose API endpoint is private is exported from inside its VPC, by a function of its
+    // own; it shares the export role, which the vault's policies and the access entries already name.
+    // Besides the API endpoint the function calls EKS DescribeCluster (this region) and S3 in the DR
+    // region (the EKS token is presigned locally, no STS call). The subnets therefore need a NAT
+    // gateway, or VPC endpoints: an EKS interface endpoint here and, since the vault is in another
+    // region, a route to S3 there (an S3 gateway endpoint here reaches only this region's buckets).
+    // The security groups must allow egress on 443 to all of them and the cluster's must admit it.
+    this.clusterExports = Object.fromEntries(
+      props.clusters.flatMap((cluster) =>
+        cluster.vpc
+          ? [
+              [
+                cluster.name,
+                // One scope per cluster: ids built from the name cannot collide with another cluster's.
+                new BackupFunction(new Construct(this, `ClusterExport-${cluster.name}`), 'Function', {
+                  handler: 'export',
+                  label: `export-${cluster.name}`,
+                  description: `Exports Argo CD objects of ${cluster.name} from inside its VPC (private API endpoint)`,
+                  ...exportSizing,
+                  role: this.functions.export.executionRole,
+                  vpc: cluster.vpc,
+                  logRetention,
+                  environment: common,
+                  ...(props.bundling ? { bundling: props.bundling } : {}),
+                }),
+              ] as const,
+            ]
+          : [],
+      ),
+    );
+
     this.grantLeastPrivilege(props, vaultArn);
     for (const cluster of props.clusters) {
       new CfnAccessEntry(this, `ExportAccess${capitalize(cluster.name)}`, {
@@ -159,6 +193,7 @@ export class BackupStack extends Stack {
 
     this.workflows = new BackupWorkflows(this, 'Workflows', {
       functions: this.functions,
+      clusterExports: this.clusterExports,
       clusters: props.clusters,
       workBucket: this.workBucket,
       mirrorConcurrency,
@@ -185,7 +220,7 @@ export class BackupStack extends Stack {
     };
 
     this.monitoring = new BackupMonitoring(this, 'Monitoring', {
-      functions: Object.values(this.functions),
+      functions: [...Object.values(this.functions), ...Object.values(this.clusterExports)],
       backupRun: this.workflows.backupRun,
       verifySweep: this.workflows.verifySweep,
       backupInterval: backupInterval(props.schedules),
@@ -226,6 +261,10 @@ export class BackupStack extends Stack {
         resources: props.clusters.map((cluster) => this.formatArn({ service: 'eks', region: cluster.region, resource: 'cluster', resourceName: cluster.name })),
       }),
     );
+    if (props.clusters.some((cluster) => cluster.vpc)) {
+      // The VPC export functions' network interfaces, managed by Lambda with their (shared) role.
+      f.export.executionRole.addToPrincipalPolicy(new PolicyStatement({ actions: [...LAMBDA_VPC_ACTIONS], resources: ['*'] }));
+    }
     // Named actions only (Bucket.grantPut/grantRead would add s3:Abort*, s3:GetObject*, s3:List*).
     f.plan.executionRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [this.workBucket.arnForObjects(`${WORK_PREFIX.items}*`)] }),
@@ -267,6 +306,9 @@ function validate(stack: Stack, props: BackupStackProps): void {
   for (const cluster of props.clusters) {
     if (names.has(cluster.name)) throw new Error(`clusters: ${cluster.name} is listed twice`);
     names.add(cluster.name);
+    if (cluster.vpc && (cluster.vpc.subnetIds.length === 0 || cluster.vpc.securityGroupIds.length === 0)) {
+      throw new Error(`clusters: ${cluster.name}.vpc needs at least one subnet and one security group`);
+    }
   }
   const concurrency = props.mirrorConcurrency;
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 10_000)) {

@@ -56,8 +56,8 @@ export class BackupMonitoring extends Construct {
       alarms.whenAny(`${name}ExecutionsTimedOut`, machine.metricTimedOut({ statistic: 'Sum' }), `The ${name} state machine timed out before its report.`);
     }
     for (const fn of props.functions) {
-      alarms.whenAny(`${capitalize(fn.handlerName)}FunctionErrors`, fn.metricErrors({ statistic: 'Sum' }), `The ${fn.handlerName} function failed (after Step Functions retries, the step may have been recorded as failed).`);
-      alarms.whenAny(`${capitalize(fn.handlerName)}FunctionThrottles`, fn.metricThrottles({ statistic: 'Sum' }), `The ${fn.handlerName} function was throttled: raise the account's concurrency or lower concurrency.mirror.`);
+      alarms.whenAny(`${capitalize(fn.label)}FunctionErrors`, fn.metricErrors({ statistic: 'Sum' }), `The ${fn.label} function failed (after Step Functions retries, the step may have been recorded as failed).`);
+      alarms.whenAny(`${capitalize(fn.label)}FunctionThrottles`, fn.metricThrottles({ statistic: 'Sum' }), `The ${fn.label} function was throttled: raise the account's concurrency or lower concurrency.mirror.`);
     }
 
     const hourly = Duration.hours(1);
@@ -84,7 +84,7 @@ export class BackupMonitoring extends Construct {
         ],
         [
           graph('Run duration', [backupMetric(BackupMetric.RunDuration, 'Maximum', hourly), props.backupRun.metricTime({ statistic: 'Maximum', period: hourly })]),
-          graph('Function duration (p90)', props.functions.map((fn) => fn.metricDuration({ statistic: 'p90', period: hourly, label: fn.handlerName }))),
+          graph('Function duration (p90)', props.functions.map((fn) => fn.metricDuration({ statistic: 'p90', period: hourly, label: fn.label }))),
         ],
         [
           // Per cluster: the export step adds a Cluster dimension, so a search finds every cluster.

@@ -36,6 +36,11 @@ export interface BackupFunctions {
 
 export interface BackupWorkflowsProps {
   readonly functions: BackupFunctions;
+  /**
+   * Export functions of the clusters that have one of their own (in the cluster's VPC, for a private
+   * API endpoint), by cluster name. The other clusters are exported by functions.export.
+   */
+  readonly clusterExports?: Readonly<Record<string, IFunction>>;
   readonly clusters: readonly ClusterTarget[];
   /** Regional bucket for the Distributed Maps' item lists and result manifests (ItemReader cannot read another region). */
   readonly workBucket: IBucket;
@@ -71,19 +76,38 @@ export class BackupWorkflows extends Construct {
       },
     });
 
-    const exportCluster = invoke(this, 'ExportCluster', fn.export, { retryTaskFailures: true });
     // A cluster that cannot be exported is a result of the run, never the end of it.
-    exportCluster.addCatch(
-      new Pass(this, 'ExportFailed', {
-        parameters: { 'cluster.$': '$.cluster.name', status: 'failed', 'error.$': '$.error.Cause' },
-      }),
-      { errors: [Errors.ALL], resultPath: '$.error' },
-    );
+    const exportFailed = new Pass(this, 'ExportFailed', {
+      parameters: { 'cluster.$': '$.cluster.name', status: 'failed', 'error.$': '$.error.Cause' },
+    });
+    const exportTask = (id: string, lambdaFunction: IFunction, stateName?: string) =>
+      invoke(this, id, lambdaFunction, { retryTaskFailures: true, ...(stateName ? { stateName } : {}) }).addCatch(exportFailed, {
+        errors: [Errors.ALL],
+        resultPath: '$.error',
+      });
+    const exportCluster = exportTask('ExportCluster', fn.export);
+    // Clusters with a private endpoint are exported by their own function, inside their VPC: one
+    // branch per such cluster, by name; every other cluster takes the shared function.
+    const own = Object.entries(props.clusterExports ?? {});
+    const exportProcessor =
+      own.length === 0
+        ? exportCluster
+        : own
+            .reduce(
+              (choice, [name, lambdaFunction], i) =>
+                choice.when(
+                  Condition.stringEquals('$.cluster.name', name),
+                  // State names are at most 80 characters; cluster names may have 100.
+                  exportTask(`ExportCluster-${name}`, lambdaFunction, `ExportCluster-${name}`.length <= 80 ? `ExportCluster-${name}` : `ExportClusterNo${i + 1}`),
+                ),
+              new Choice(this, 'ExportFunctionOf?', { comment: 'Clusters with a private API endpoint have an export function in their VPC' }),
+            )
+            .otherwise(exportCluster);
     const exportClusters = new MapState(this, 'ExportClusters', {
       itemsPath: '$.clusters',
       itemSelector: { 'runId.$': '$.runId', 'cluster.$': '$$.Map.Item.Value' },
       resultPath: '$.exports',
-    }).itemProcessor(exportCluster);
+    }).itemProcessor(exportProcessor);
 
     const plan = invoke(this, 'Plan', fn.plan, {
       payload: TaskInput.fromObject({ 'runId.$': '$.runId', 'exports.$': '$.exports' }),
@@ -174,6 +198,8 @@ interface InvokeOptions {
   payload?: TaskInput;
   resultPath?: string;
   resultSelector?: Record<string, string>;
+  /** The state's name; default: the construct id. */
+  stateName?: string;
   /** Retry the function's own failures too (steps that are idempotent and may hit transient network errors). */
   retryTaskFailures?: boolean;
 }
@@ -186,6 +212,7 @@ function invoke(scope: Construct, id: string, lambdaFunction: IFunction, options
     ...(options.payload ? { payload: options.payload } : {}),
     ...(options.resultPath ? { resultPath: options.resultPath } : {}),
     ...(options.resultSelector ? { resultSelector: options.resultSelector } : {}),
+    ...(options.stateName ? { stateName: options.stateName } : {}),
   });
   // LambdaInvoke already retries Lambda's service errors; a burst of map items can also be throttled.
   task.addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(5), maxAttempts: 8, backoffRate: 2, jitterStrategy: JitterType.FULL });

@@ -2,6 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
+import { LAMBDA_VPC_ACTIONS } from './backup-function.js';
 
 interface Statement {
   Effect: string;
@@ -22,6 +23,11 @@ const WILDCARD_REASONS: { when: (actions: string[], resource: string) => boolean
       'X-Ray tracing (PutTraceSegments, PutTelemetryRecords, GetSampling*) and Step Functions log delivery (CreateLogDelivery, DescribeResourcePolicies, ...) support no resource-level permissions; AWS documents Resource "*" for them.',
   },
   {
+    when: (actions, resource) => resource === '*' && actions.every((action) => (LAMBDA_VPC_ACTIONS as readonly string[]).includes(action)),
+    reason:
+      "Lambda creates, describes and deletes the network interfaces of the export functions placed in a private cluster's VPC with their role (AWSLambdaVPCAccessExecutionRole's EC2 actions, named): ec2:CreateNetworkInterface and the Describe actions take no narrower resource, and the interfaces' ids exist only once Lambda creates them.",
+  },
+  {
     when: (actions, resource) => actions.every((action) => action === 'lambda:InvokeFunction') && /\.Arn>:\*$/.test(resource),
     reason: 'Added by the LambdaInvoke task: the named backup function and its versions/aliases (<function ARN>:*), nothing else.',
   },
@@ -39,6 +45,23 @@ const WILDCARD_REASONS: { when: (actions: string[], resource: string) => boolean
   },
 ];
 
+/**
+ * The reason of the rule that covers every action on `resource`; for a statement that merges several
+ * (minimizePolicies joins statements on the same resource, e.g. X-Ray and ENI actions on "*"), the
+ * reasons of the rules that together cover each action. Undefined when an action is left uncovered.
+ */
+function wildcardReason(actions: string[], resource: string): string | undefined {
+  const whole = WILDCARD_REASONS.find(({ when }) => when(actions, resource));
+  if (whole) return whole.reason;
+  const rules = new Set<(typeof WILDCARD_REASONS)[number]>();
+  for (const action of actions) {
+    const rule = WILDCARD_REASONS.find(({ when }) => when([action], resource));
+    if (!rule) return undefined;
+    rules.add(rule);
+  }
+  return [...rules].map((rule) => rule.reason).join(' ');
+}
+
 /** Acknowledges the stack's cdk-nag findings that are deliberate, each with its reason. */
 export function acknowledgeBackupStackFindings(stack: Stack, workBucket: CfnBucket): void {
   Validations.of(workBucket).acknowledge({
@@ -55,10 +78,10 @@ export function acknowledgeBackupStackFindings(stack: Stack, workBucket: CfnBuck
       for (const resource of [statement.Resource].flat().map(flattenCfnReference)) {
         if (!resource.includes('*')) continue;
         const id = `AwsSolutions-IAM5[Resource::${resource}]`;
-        const rule = WILDCARD_REASONS.find(({ when }) => when(actions, resource));
-        if (!rule || acknowledged.has(id)) continue;
+        const reason = wildcardReason(actions, resource);
+        if (!reason || acknowledged.has(id)) continue;
         acknowledged.add(id);
-        Validations.of(policy).acknowledge({ id, reason: rule.reason });
+        Validations.of(policy).acknowledge({ id, reason });
       }
     }
   }

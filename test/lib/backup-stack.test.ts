@@ -1,10 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../lib/app.js';
 import { BackupStack, READER_GROUP, backupInterval, type BackupStackProps } from '../../lib/backup-stack.js';
 import { staleness } from '../../lib/constructs/backup-monitoring.js';
 import { BackupMetric, METRICS_NAMESPACE } from '../../lambdas/shared/metrics.js';
@@ -425,5 +427,140 @@ describe('BackupStack cdk-nag AwsSolutions', () => {
     nagApp.synth();
     const report = JSON.parse(readFileSync(path.join(dir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations: unknown[] }[] };
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
+  });
+});
+
+describe('BackupStack with a private cluster endpoint', () => {
+  const vpc = {
+    vpcId: 'vpc-0a1b2c3d4e5f60718',
+    subnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0b2c3d4e5f6071829'],
+    securityGroupIds: ['sg-0c3d4e5f607182930'],
+  };
+  const priv = synth({
+    clusters: [
+      { name: 'prod', region, namespace: 'argocd', vpc },
+      { name: 'staging', region, namespace: 'gitops' },
+    ],
+  });
+  const privResources = priv.template.toJSON().Resources as Record<string, Resource>;
+  const privId = (construct: { node: { defaultChild?: unknown } }) => priv.stack.getLogicalId(construct.node.defaultChild as never);
+  const prodExport = priv.stack.clusterExports.prod!;
+  const exportPolicy = () => {
+    const policyId = privId(priv.stack.functions.export.executionRole.node.findChild('DefaultPolicy') as never);
+    return (privResources[policyId]!.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement;
+  };
+
+  it('gives only that cluster an export function of its own, in its VPC, with the export settings', () => {
+    expect(Object.keys(priv.stack.clusterExports)).toEqual(['prod']);
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(5);
+    expect(Object.values(privResources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(6);
+    expect(privResources[privId(prodExport)]!.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 1024,
+      Timeout: 300,
+      VpcConfig: { SubnetIds: vpc.subnetIds, SecurityGroupIds: vpc.securityGroupIds },
+      Environment: { Variables: { STORE: 's3://argocd-dr-vault', VAULT_REGION: 'eu-west-1', KMS_KEY_ID: vaultKeyArn } },
+      LoggingConfig: { LogGroup: { Ref: privId(prodExport.logs) } },
+    });
+    expect(privResources[privId(priv.stack.functions.export)]!.Properties).not.toHaveProperty('VpcConfig');
+    // No security group or rule of its own: the operator's groups are used as they are.
+    expect(Object.values(privResources).filter((r) => r.Type.startsWith('AWS::EC2::'))).toEqual([]);
+  });
+
+  it('shares the export role, which the vault admits by name and the access entries map', () => {
+    expect(prodExport.executionRole).toBe(priv.stack.functions.export.executionRole);
+    expect(privResources[privId(prodExport)]!.Properties.Role).toEqual({ 'Fn::GetAtt': [privId(priv.stack.functions.export.executionRole), 'Arn'] });
+    expect(Object.values(privResources).filter((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === `argocd-dr-export-${region}`)).toHaveLength(1);
+    priv.template.resourceCountIs('AWS::EKS::AccessEntry', 2);
+    // Lambda checks the ENI permissions when it creates the function: the policy must exist first.
+    expect(priv.template.toJSON().Resources[privId(prodExport)].DependsOn).toEqual(
+      expect.arrayContaining([privId(priv.stack.functions.export.executionRole.node.findChild('DefaultPolicy') as never)]),
+    );
+  });
+
+  it("grants the role the ENI actions of AWSLambdaVPCAccessExecutionRole, named, and no managed policy", () => {
+    const eni = exportPolicy().filter((s) => [s.Action].flat().some((action) => action.startsWith('ec2:')));
+    expect(eni).toHaveLength(1);
+    expect(eni[0]!.Resource).toBe('*');
+    expect([eni[0]!.Action].flat().filter((action) => action.startsWith('ec2:')).sort()).toEqual([
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:UnassignPrivateIpAddresses',
+    ]);
+    const allActions = Object.values(privResources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement.flatMap((s) => [s.Action].flat()));
+    expect(allActions.filter((action) => action.includes('*'))).toEqual([]);
+    expect(JSON.stringify(privResources)).not.toContain('AWSLambdaVPCAccessExecutionRole');
+    // Without a private cluster the role gets no EC2 action at all.
+    expect(JSON.stringify(template.toJSON())).not.toContain('ec2:');
+  });
+
+  it('routes that cluster to its own function in the export map, the others to the shared one', () => {
+    const body = privResources[privId(priv.stack.workflows.backupRun)]!.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] };
+    const text = body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join('');
+    const asl = JSON.parse(text.replace(/\{"Fn::GetAtt":\["(\w+)","Arn"\]\}/g, '$1').replace(/\{"Ref":"([\w:]+)"\}/g, '$1')) as {
+      States: { ExportClusters: { ItemProcessor: { StartAt: string; States: Record<string, Record<string, unknown>> } } };
+    };
+    const processor = asl.States.ExportClusters.ItemProcessor;
+    expect(processor.StartAt).toBe('ExportFunctionOf?');
+    expect(processor.States['ExportFunctionOf?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.cluster.name', StringEquals: 'prod', Next: 'ExportCluster-prod' }],
+      Default: 'ExportCluster',
+    });
+    for (const [state, fn] of [['ExportCluster-prod', prodExport], ['ExportCluster', priv.stack.functions.export]] as const) {
+      expect(processor.States[state], state).toMatchObject({
+        Resource: privId(fn),
+        Catch: [{ ErrorEquals: ['States.ALL'], Next: 'ExportFailed' }],
+        Retry: expect.arrayContaining([expect.objectContaining({ ErrorEquals: ['States.TaskFailed', 'States.Timeout'] })]),
+      });
+    }
+    // The state machine may invoke the function.
+    expect(JSON.stringify(privResources)).toMatch(new RegExp(`"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":\\[\\{"Fn::GetAtt":\\["${privId(prodExport)}","Arn"\\]\\}`));
+  });
+
+  it('alarms on its errors and throttles', () => {
+    for (const metricName of ['Errors', 'Throttles']) {
+      priv.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metricName,
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: privId(prodExport) } }],
+      });
+    }
+  });
+
+  it('has no unacknowledged cdk-nag findings and no CDK warnings', () => {
+    expect(Annotations.fromStack(priv.stack).findWarning('*', Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(priv.stack).findError('*', Match.anyValue())).toEqual([]);
+    const report = new AwsSolutionsChecks().validateScope(priv.stack);
+    expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(',')}`)).toEqual([]);
+    // The ENI actions' Resource "*" is acknowledged with its own reason (next to X-Ray's, with which the statement merges).
+    const policy = priv.stack.functions.export.executionRole.node.findChild('DefaultPolicy').node.defaultChild!;
+    const reasons = policy.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>));
+    expect(reasons).toEqual(
+      expect.arrayContaining([['Annotation::AwsSolutions-IAM5[Resource::*]', expect.stringMatching(/^(?=[\s\S]*X-Ray)(?=[\s\S]*network interfaces)/)]]),
+    );
+  });
+
+  it('rejects a VPC without subnets', () => {
+    expect(
+      () => new BackupStack(new App(), 'Bad', baseProps({ clusters: [{ name: 'prod', region, namespace: 'argocd', vpc: { ...vpc, subnetIds: [] } }] })),
+    ).toThrow(/^clusters: prod\.vpc needs at least one subnet/);
+  });
+
+  it('is wired from the config by the app: the sample config places prod-use1 in its VPC', () => {
+    const { app: sampleApp } = createApp(
+      { context: { ...cdkJson.context, config: fileURLToPath(new URL('../../config/argocd-dr.sample.json', import.meta.url)), 'aws:cdk:bundling-stacks': [] } },
+      {},
+    );
+    const stacks = sampleApp.node.children.filter((child): child is BackupStack => child instanceof BackupStack);
+    expect(Object.fromEntries(stacks.map((s) => [s.region, Object.keys(s.clusterExports)]))).toEqual({ 'us-east-1': ['prod-use1'], 'eu-central-1': [] });
   });
 });

@@ -105,6 +105,21 @@ describe('parseConfig', () => {
       /^clusters\[0\]\.vpc\.subnetIds\[0\]: "sub-1" is not a subnet id/,
     ],
     [
+      'vpc without subnets',
+      { clusters: [{ name: 'a', region: 'us-east-1', vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: [], securityGroupIds: ['sg-01234567'] } }] },
+      /^clusters\[0\]\.vpc\.subnetIds: needs at least 1 entry$/,
+    ],
+    [
+      'vpc id',
+      { clusters: [{ name: 'a', region: 'us-east-1', vpc: { vpcId: 'subnet-01234567', subnetIds: ['subnet-01234567'], securityGroupIds: ['sg-01234567'] } }] },
+      /^clusters\[0\]\.vpc\.vpcId: "subnet-01234567" is not a VPC id such as vpc-/,
+    ],
+    [
+      'vpc security group',
+      { clusters: [{ name: 'a', region: 'us-east-1', vpc: { vpcId: 'vpc-01234567', subnetIds: ['subnet-01234567'], securityGroupIds: ['sg-XYZ'] } }] },
+      /^clusters\[0\]\.vpc\.securityGroupIds\[0\]: "sg-XYZ" is not a security group id such as sg-/,
+    ],
+    [
       'vpc without security groups',
       { clusters: [{ name: 'a', region: 'us-east-1', vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-01234567'] } }] },
       /^clusters\[0\]\.vpc\.securityGroupIds: missing; expected array$/,
