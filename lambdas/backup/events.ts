@@ -60,4 +60,6 @@ export interface ReportEvent extends RunContext {
   sweep?: 'verify';
   exports?: ExportStepResult[];
   plan?: PlanStepResult;
+  /** Set by the state machine when the plan (or sweep plan) step failed: the run cannot have succeeded. */
+  planError?: { Error?: string; Cause?: string };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { Store } from '../store/store.js';
 
 /**
@@ -27,14 +28,14 @@ export async function getJson<T>(store: Store, key: string): Promise<T | undefin
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
-/** Every JSON object under a prefix. */
+// Results are small and often in another region: many reads at once, or a large run outlasts the report.
+const READ_CONCURRENCY = 32;
+
+/** Every JSON object under a prefix, in key order. */
 export async function listJson<T>(store: Store, prefix: string): Promise<T[]> {
   const keys: string[] = [];
   for await (const key of store.list(prefix)) if (key.endsWith('.json')) keys.push(key);
-  const values: T[] = [];
-  for (const key of keys.sort()) {
-    const value = await getJson<T>(store, key);
-    if (value !== undefined) values.push(value);
-  }
-  return values;
+  const limit = pLimit(READ_CONCURRENCY);
+  const values = await Promise.all(keys.sort().map((key) => limit(() => getJson<T>(store, key))));
+  return values.filter((value): value is Awaited<T> => value !== undefined) as T[];
 }

@@ -107,13 +107,15 @@ export interface RunReport {
   };
   /** When the newest successful run finished (this one, or an earlier one). */
   lastSuccessAt?: string;
+  /** Why the plan step failed, when it did. */
+  planError?: string;
 }
 
 /**
  * report: gathers the run's results and decides: Failed when no cluster could be exported,
  * PartiallyFailed when any cluster, repo or bundle failed, Succeeded otherwise.
  */
-export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[], itemsStore: Store = store): Promise<RunReport> {
+export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[], itemsStore: Store = store, planError?: string): Promise<RunReport> {
   const planned = (await getJson<MirrorResult[]>(store, runKeys.planResults(runId))) ?? [];
   const mirrored = await listJson<MirrorResult>(store, `runs/${runId}/repos/`);
   // A mirror that crashed or timed out wrote no result: it failed, and must not go unnoticed.
@@ -133,7 +135,8 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     bytesMirrored: repos.reduce((sum, repo) => sum + (repo.status === 'mirrored' ? repo.bytes ?? 0 : 0), 0),
   };
   const exportsFailed = exports.filter((result) => result.status === 'failed').length;
-  const result: RunResult = exports.length > 0 && exportsFailed === exports.length
+  // Without a plan no repository was even looked at: that is no backup of the Git side at all.
+  const result: RunResult = (exports.length > 0 && exportsFailed === exports.length) || planError
     ? 'Failed'
     : exportsFailed > 0 || totals.reposFailed > 0 || totals.bundlesFailedVerification > 0 ? 'PartiallyFailed' : 'Succeeded';
   const finishedAt = new Date().toISOString();
@@ -150,25 +153,27 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
     totals,
     ...(lastSuccess ? { lastSuccessAt: lastSuccess.finishedAt } : {}),
+    ...(planError ? { planError } : {}),
   };
   await putJson(store, runKeys.report(runId), report);
   return report;
 }
 
 /** The weekly sweep's report: verification results only; it is not a backup and says nothing about backup age. */
-export async function sweepReportStep(store: Store, runId: string): Promise<RunReport> {
+export async function sweepReportStep(store: Store, runId: string, planError?: string): Promise<RunReport> {
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
-  const failed = verified.filter((report) => !report.ok).length;
+  const failed = verified.filter((report) => !report.ok).length + (planError ? 1 : 0);
   const report: RunReport = {
     schema: 1,
     kind: 'verify-sweep',
     runId,
-    result: failed > 0 ? 'PartiallyFailed' : 'Succeeded',
+    result: planError ? 'Failed' : failed > 0 ? 'PartiallyFailed' : 'Succeeded',
     finishedAt: new Date().toISOString(),
+    ...(planError ? { planError } : {}),
     clusters: [],
     repos: [],
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
-    totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.length - failed, bundlesFailedVerification: failed, bytesMirrored: 0 },
+    totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.filter((r) => r.ok).length, bundlesFailedVerification: failed, bytesMirrored: 0 },
   };
   await putJson(store, runKeys.report(runId), report);
   return report;

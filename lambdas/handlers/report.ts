@@ -8,13 +8,15 @@ import { backupHandler } from './middleware.js';
 
 export const handler = backupHandler(async (event: ReportEvent): Promise<Pick<RunReport, 'runId' | 'result' | 'totals'>> => {
   const { store, workStore } = handlerConfig();
+  const planError = event.planError ? `the plan step failed: ${event.planError.Error ?? 'error'}${event.planError.Cause ? ` (${event.planError.Cause.slice(0, 500)})` : ''}` : undefined;
   if (event.sweep === 'verify') {
     // A sweep is no backup: it must not count as one, or it would hide a stale backup.
-    const sweep = await sweepReportStep(store, event.runId);
+    const sweep = await sweepReportStep(store, event.runId, planError);
+    if (planError || sweep.totals.bundlesFailedVerification > 0) metrics.addMetric(BackupMetric.BundlesFailedVerification, MetricUnit.Count, planError ? 1 : 0);
     logger.info(`verify sweep ${sweep.result}`, { runId: sweep.runId, totals: sweep.totals });
     return { runId: sweep.runId, result: sweep.result, totals: sweep.totals };
   }
-  const report = await reportStep(store, event.runId, event.exports ?? [], workStore);
+  const report = await reportStep(store, event.runId, event.exports ?? [], workStore, planError);
   if (event.startedAt) metrics.addMetric(BackupMetric.RunDuration, MetricUnit.Seconds, Math.round((Date.now() - Date.parse(event.startedAt)) / 1000));
   for (const result of ['Succeeded', 'PartiallyFailed', 'Failed'] as const) metrics.addMetric(BackupMetric[`Run${result}`], MetricUnit.Count, report.result === result ? 1 : 0);
   metrics.addMetric(BackupMetric.ReposMirrored, MetricUnit.Count, report.totals.reposMirrored);

@@ -170,6 +170,12 @@ describe('a backup run through the Lambda handlers', () => {
     expect(report.repos).toEqual([expect.objectContaining({ status: 'failed', error: expect.stringMatching(/left no result/) })]);
   });
 
+  it('reports Failed when the plan step failed, even though the export worked', async () => {
+    await reportHandler({ runId: 'run-no-plan', exports: [{ cluster: 'prod-eks', status: 'unchanged', manifest: 'argocd/prod-eks/manifest.json' }], planError: { Error: 'Lambda.Timeout', Cause: 'Task timed out' } }, context);
+    const report = JSON.parse((await openStore(storeDir).getText('runs/run-no-plan.json'))!) as RunReport;
+    expect(report).toMatchObject({ result: 'Failed', planError: expect.stringMatching(/plan step failed: Lambda\.Timeout/) });
+  });
+
   it('reports Failed when the cluster refuses the token', async () => {
     process.env.AWS_SECRET_ACCESS_KEY = `${planted.secretAccessKey}-wrong`;
     try {
