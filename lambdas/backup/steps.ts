@@ -1,8 +1,9 @@
 import pLimit from 'p-limit';
 import { exportArgoCd } from '../argocd/export.js';
-import { parseManifest, storeExport } from '../argocd/export-store.js';
+import { exportKeys, parseManifest, storeExport } from '../argocd/export-store.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { mirrorRepo, type MirrorResult } from '../git/mirror.js';
+import { parseRepoUrl, repoStoreKeys } from '../git/repo-url.js';
 import type { BundleReport } from '../git/verify/findings.js';
 import { verifyStoredBundle } from '../git/verify/verify-store.js';
 import type { Store } from '../store/store.js';
@@ -40,14 +41,26 @@ export interface PlanOptions {
  * not http(s) are recorded as failed until the SSH transport exists.
  */
 export async function planStep(store: Store, runId: string, exports: readonly ExportStepResult[], options: PlanOptions = {}): Promise<PlanStepResult> {
-  const urls = new Set<string>(options.extraRepos ?? []);
+  const sources: string[] = [...(options.extraRepos ?? [])];
   for (const result of exports) {
-    if (!result.manifest) continue;
-    const manifest = parseManifest(await store.getText(result.manifest));
-    for (const source of manifest?.sources.git ?? []) urls.add(source.repoURL);
+    // A cluster whose export failed this time still has its last manifest: keep its repos backed up.
+    const manifest = parseManifest(await store.getText(result.manifest ?? exportKeys(result.cluster).manifest));
+    for (const source of manifest?.sources.git ?? []) sources.push(source.repoURL);
   }
+  // Two spellings of one repository share a bundle: mirror it once.
+  const byKey = new Map<string, string>();
+  for (const url of sources) {
+    let key = url;
+    try {
+      key = repoStoreKeys(parseRepoUrl(url)).bundle;
+    } catch {
+      // Not an http(s) URL: it is reported as failed below, under its own spelling.
+    }
+    if (!byKey.has(key)) byKey.set(key, url);
+  }
+  const urls = [...byKey.values()];
   const limit = pLimit(options.concurrency ?? 16);
-  const results = await Promise.all([...urls].sort().map((url) => limit(() => (/^https?:\/\//i.test(url)
+  const results = await Promise.all(urls.sort().map((url) => limit(() => (/^https?:\/\//i.test(url)
     ? mirrorRepo(url, { store, listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}) })
     : Promise.resolve<MirrorResult>({ url, status: 'failed', error: `${url}: only http(s) repositories can be mirrored so far` })))));
   const items: MirrorItem[] = results.filter((result) => result.status === 'changed').map((result) => ({ runId, url: result.url }));

@@ -179,8 +179,10 @@ describe('a backup run through the Lambda handlers', () => {
   it('reports Failed when the cluster refuses the token', async () => {
     process.env.AWS_SECRET_ACCESS_KEY = `${planted.secretAccessKey}-wrong`;
     try {
-      const { report } = await runBackup('run-4');
+      const { report, plan } = await runBackup('run-4');
       expect(report.result).toBe('Failed');
+      // The cluster's last manifest still names its repos: the Git side is still checked.
+      expect(plan).toMatchObject({ unchanged: 1 });
       expect(report.clusters[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/401/) });
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = planted.secretAccessKey;
