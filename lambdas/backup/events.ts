@@ -54,12 +54,20 @@ export interface VerifyItem {
   bundle: string;
 }
 
+/** A caught Step Functions error. */
+export interface StepError {
+  Error?: string;
+  Cause?: string;
+}
+
 /** report step: the whole run state the state machine carried (see lib/constructs/backup-workflows.ts). */
 export interface ReportEvent extends RunContext {
   startedAt?: string;
   sweep?: 'verify';
   exports?: ExportStepResult[];
   plan?: PlanStepResult;
-  /** Set by the state machine when the plan (or sweep plan) step failed: the run cannot have succeeded. */
-  planError?: { Error?: string; Cause?: string };
+  /** Set by the state machine when a step failed as a whole: the run cannot have succeeded. */
+  planError?: StepError;
+  /** The sweep's Distributed Map failed as a whole. */
+  verifyError?: StepError;
 }

@@ -173,20 +173,28 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
 }
 
 /** The weekly sweep's report: verification results only; it is not a backup and says nothing about backup age. */
-export async function sweepReportStep(store: Store, runId: string, planError?: string): Promise<RunReport> {
+export async function sweepReportStep(store: Store, runId: string, itemsStore: Store = store, stepError?: string): Promise<RunReport> {
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
-  const failed = verified.filter((report) => !report.ok).length + (planError ? 1 : 0);
+  // As for mirrors: a bundle the sweep planned but never reported on was not verified.
+  const items = (await getJson<VerifyItem[]>(itemsStore, runKeys.planItems(runId))) ?? [];
+  const reported = new Set(verified.map((report) => report.bundle));
+  for (const item of items) {
+    if (!reported.has(item.bundle)) {
+      verified.push({ bundle: item.bundle, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'verifyNoResult', message: `the verify step left no result for ${item.bundle} (it crashed or timed out); see the verify function's logs for run ${runId}` }] });
+    }
+  }
+  const failed = verified.filter((report) => !report.ok).length;
   const report: RunReport = {
     schema: 1,
     kind: 'verify-sweep',
     runId,
-    result: planError ? 'Failed' : failed > 0 ? 'PartiallyFailed' : 'Succeeded',
+    result: stepError ? 'Failed' : failed > 0 ? 'PartiallyFailed' : 'Succeeded',
     finishedAt: new Date().toISOString(),
-    ...(planError ? { planError } : {}),
+    ...(stepError ? { planError: stepError } : {}),
     clusters: [],
     repos: [],
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
-    totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.filter((r) => r.ok).length, bundlesFailedVerification: failed, bytesMirrored: 0 },
+    totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.length - failed, bundlesFailedVerification: failed, bytesMirrored: 0 },
   };
   await putJson(store, runKeys.report(runId), report);
   return report;

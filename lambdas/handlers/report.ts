@@ -1,18 +1,25 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { ReportEvent } from '../backup/events.js';
+import type { ReportEvent, StepError } from '../backup/events.js';
 import { BackupMetric } from '../shared/metrics.js';
 import { reportStep, sweepReportStep, type RunReport } from '../backup/steps.js';
 import { logger, metrics } from '../shared/powertools.js';
 import { handlerConfig } from './handler-config.js';
 import { backupHandler } from './middleware.js';
 
+function describeStepError(step: string, error: StepError | undefined): string | undefined {
+  return error ? `the ${step} step failed: ${error.Error ?? 'error'}${error.Cause ? ` (${error.Cause.slice(0, 500)})` : ''}` : undefined;
+}
+
 export const handler = backupHandler(async (event: ReportEvent): Promise<Pick<RunReport, 'runId' | 'result' | 'totals'>> => {
   const { store, workStore } = handlerConfig();
-  const planError = event.planError ? `the plan step failed: ${event.planError.Error ?? 'error'}${event.planError.Cause ? ` (${event.planError.Cause.slice(0, 500)})` : ''}` : undefined;
+  const planError = describeStepError('plan', event.planError);
   if (event.sweep === 'verify') {
     // A sweep is no backup: it must not count as one, or it would hide a stale backup.
-    const sweep = await sweepReportStep(store, event.runId, planError);
-    if (planError || sweep.totals.bundlesFailedVerification > 0) metrics.addMetric(BackupMetric.BundlesFailedVerification, MetricUnit.Count, planError ? 1 : 0);
+    const stepError = planError ?? describeStepError('verify', event.verifyError);
+    const sweep = await sweepReportStep(store, event.runId, workStore, stepError);
+    // The verify function counted the bundles it checked; what it never reached is counted here, so the alarm sees it.
+    const unverified = sweep.verification.filter((report) => report.errors.some((error) => error.id === 'verifyNoResult')).length;
+    if (stepError || unverified > 0) metrics.addMetric(BackupMetric.BundlesFailedVerification, MetricUnit.Count, unverified + (stepError ? 1 : 0));
     logger.info(`verify sweep ${sweep.result}`, { runId: sweep.runId, totals: sweep.totals });
     return { runId: sweep.runId, result: sweep.result, totals: sweep.totals };
   }

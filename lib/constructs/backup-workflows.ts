@@ -121,17 +121,12 @@ export class BackupWorkflows extends Construct {
       resultSelector: { 'bundle.$': '$.bundle', 'ok.$': '$.ok' },
       retryTaskFailures: true,
     });
-    const mirrorRepos = new DistributedMap(this, 'MirrorRepos', {
+    const mirrorRepos = this.itemsMap('MirrorRepos', {
       comment: 'One child execution per changed repository; failures are collected for the report, not fatal',
-      itemReader: new S3JsonItemReader({ bucket: props.workBucket, key: JsonPath.stringAt('$.plan.itemsKey') }),
       maxConcurrency: props.mirrorConcurrency,
-      toleratedFailurePercentage: 100,
-      mapExecutionType: StateMachineType.STANDARD,
-      // The per-repo results go to S3: 2,000 of them would not fit a 256 KB state payload.
-      resultWriterV2: new ResultWriterV2({ bucket: props.workBucket, prefix: WORK_PREFIX.mirrorResults }),
+      resultsPrefix: WORK_PREFIX.mirrorResults,
       resultPath: '$.mirrorRun',
-      label: 'MirrorRepos',
-    }).itemProcessor(
+    }, props.workBucket).itemProcessor(
       mirrorRepo.next(
         new Choice(this, 'Mirrored?')
           .when(Condition.and(Condition.stringEquals('$.mirror.status', 'mirrored'), Condition.isPresent('$.mirror.bundle')), verifyNewBundle)
@@ -167,19 +162,33 @@ export class BackupWorkflows extends Construct {
       resultSelector: { 'bundle.$': '$.bundle', 'ok.$': '$.ok' },
       retryTaskFailures: true,
     });
-    const verifyBundles = new DistributedMap(this, 'VerifyBundles', {
+    const verifyBundles = this.itemsMap('VerifyBundles', {
       comment: 'Re-verify the latest version of every bundle under git/',
-      itemReader: new S3JsonItemReader({ bucket: props.workBucket, key: JsonPath.stringAt('$.plan.itemsKey') }),
       maxConcurrency: props.verifyConcurrency,
-      toleratedFailurePercentage: 100,
-      mapExecutionType: StateMachineType.STANDARD,
-      resultWriterV2: new ResultWriterV2({ bucket: props.workBucket, prefix: WORK_PREFIX.verifyResults }),
+      resultsPrefix: WORK_PREFIX.verifyResults,
       resultPath: '$.verifyRun',
-      label: 'VerifyBundles',
-    }).itemProcessor(verifyBundle);
+    }, props.workBucket).itemProcessor(verifyBundle);
     const sweepReport = invoke(this, 'SweepReport', fn.report, { resultPath: '$.report' });
     verifyBundles.addCatch(sweepReport, { errors: [Errors.ALL], resultPath: '$.verifyError' });
     this.verifySweep = this.stateMachine('VerifySweep', startSweep.next(planSweep).next(verifyBundles).next(sweepReport), props);
+  }
+
+  /**
+   * A Distributed Map over the JSON items the plan step wrote to the work bucket (`$.plan.itemsKey`),
+   * tolerating every item failure (the report collects them), its results written back to S3:
+   * thousands of them would not fit a 256 KB state payload.
+   */
+  private itemsMap(id: string, options: { comment: string; maxConcurrency: number; resultsPrefix: string; resultPath: string }, workBucket: BackupWorkflowsProps['workBucket']): DistributedMap {
+    return new DistributedMap(this, id, {
+      comment: options.comment,
+      itemReader: new S3JsonItemReader({ bucket: workBucket, key: JsonPath.stringAt('$.plan.itemsKey') }),
+      maxConcurrency: options.maxConcurrency,
+      toleratedFailurePercentage: 100,
+      mapExecutionType: StateMachineType.STANDARD,
+      resultWriterV2: new ResultWriterV2({ bucket: workBucket, prefix: options.resultsPrefix }),
+      resultPath: options.resultPath,
+      label: id,
+    });
   }
 
   private stateMachine(id: string, definition: IChainable, props: BackupWorkflowsProps): StateMachine {

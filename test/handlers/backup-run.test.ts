@@ -170,6 +170,16 @@ describe('a backup run through the Lambda handlers', () => {
     expect(report.repos).toEqual([expect.objectContaining({ status: 'failed', error: expect.stringMatching(/left no result/) })]);
   });
 
+  it('counts a bundle the sweep planned but never verified as failed, and a failed sweep map as Failed', async () => {
+    const store = openStore(storeDir);
+    await store.put('runs/sweep-lost/plan-items.json', JSON.stringify([{ runId: 'sweep-lost', bundle: 'git/example/lost.bundle' }]));
+    await reportHandler({ runId: 'sweep-lost', sweep: 'verify' }, context);
+    const lost = JSON.parse((await store.getText('runs/sweep-lost.json'))!) as RunReport;
+    expect(lost).toMatchObject({ result: 'PartiallyFailed', totals: { bundlesFailedVerification: 1 } });
+    await reportHandler({ runId: 'sweep-broken', sweep: 'verify', verifyError: { Error: 'States.ItemReaderFailed' } }, context);
+    expect(JSON.parse((await store.getText('runs/sweep-broken.json'))!)).toMatchObject({ result: 'Failed', planError: expect.stringMatching(/verify step failed/) });
+  });
+
   it('reports Failed when the plan step failed, even though the export worked', async () => {
     await reportHandler({ runId: 'run-no-plan', exports: [{ cluster: 'prod-eks', status: 'unchanged', manifest: 'argocd/prod-eks/manifest.json' }], planError: { Error: 'Lambda.Timeout', Cause: 'Task timed out' } }, context);
     const report = JSON.parse((await openStore(storeDir).getText('runs/run-no-plan.json'))!) as RunReport;

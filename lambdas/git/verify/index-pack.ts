@@ -415,7 +415,7 @@ function reportUnresolved(table: PackTable, findings: FindingSink): void {
     // A delta that was reached but failed to apply was reported where it failed.
     if (table.type[i] !== 0) continue;
     const base = table.kind[i] === REF_DELTA
-      ? `base object ${Buffer.from(table.refBase.subarray(i * h, i * h + h)).toString('hex')}, which is not in the pack`
+      ? `base object ${idHex(table.refBase, i, h)}, which is not in the pack`
       : `base at offset ${table.offset[table.base[i]!]}, which could not be resolved`;
     findings.error('unresolvedDelta', `the delta at offset ${table.offset[i]} cannot be resolved: it needs ${base}`);
   }
@@ -438,7 +438,7 @@ function checkReferences(table: PackTable, index: ObjectIndex, lists: ReferenceL
       const expected = list.types[r]!;
       if (found < 0 && expected === TREE && EMPTY_TREE[h]!.equals(list.ids.subarray(r * h, r * h + h))) continue;
       if (found < 0) {
-        const missing = Buffer.from(list.ids.subarray(r * h, r * h + h)).toString('hex');
+        const missing = idHex(list.ids, r, h);
         findings.error('brokenLink', `${TYPE_NAMES[table.type[from]!]} ${idHex(table.ids, from, h)} refers to ${EXPECTED[expected]} ${missing}, which is not in the bundle`, missing);
       } else if (table.type[found] !== expected) {
         const id = idHex(table.ids, found, h);

@@ -38,33 +38,37 @@ export function resolveDeltaTrees(table: PackTable, file: PackFile, roots: Int32
 
 function resolveChildren(table: PackTable, file: PackFile, checker: ObjectChecker, parent: number, content: Buffer, depth: number): void {
   const { childStart, childIndex, hashLength } = table;
-  const children: number[] = [];
-  for (let i = childStart[parent]!; i < childStart[parent + 1]!; i++) children.push(childIndex[i]!);
-  if (table.refOrder.length > 0) forEachRefChild(table, table.ids, parent * hashLength, (child) => children.push(child));
-  if (children.length === 0) return;
+  const hasOfsChildren = childStart[parent + 1]! > childStart[parent]!;
+  if (!hasOfsChildren && table.refOrder.length === 0) return;
   if (depth > MAX_DELTA_DEPTH) {
     checker.findings.error('deltaChainTooDeep', `delta chain deeper than ${MAX_DELTA_DEPTH} at offset ${table.offset[parent]}`, idHex(table.ids, parent, hashLength));
     return;
   }
-  const type = table.type[parent]!;
-  for (const child of children) {
-    // Claim the child once: objects with the same id (a damaged or hostile pack) would otherwise
-    // resolve the same REF deltas again and again, without end.
-    if (Atomics.compareExchange(table.type, child, 0, type) !== 0) continue;
-    let result: Buffer;
-    try {
-      result = applyDelta(content, file.inflate(child));
-    } catch (error) {
-      Atomics.store(table.type, child, UNRESOLVABLE);
-      entryProblem(table, checker, child, error);
-      continue;
-    }
-    table.base[child] = parent;
-    hashObject(table, child, type, result);
-    Atomics.add(table.resolved, 0, 1);
-    checker.check(child, type, result, idHex(table.ids, child, hashLength));
-    resolveChildren(table, file, checker, child, result, depth + 1);
+  // This runs for every object: walk the shared arrays, no per-object list of children.
+  for (let i = childStart[parent]!; i < childStart[parent + 1]!; i++) resolveChild(table, file, checker, parent, content, childIndex[i]!, depth);
+  if (table.refOrder.length > 0) {
+    forEachRefChild(table, table.ids, parent * hashLength, (child) => resolveChild(table, file, checker, parent, content, child, depth));
   }
+}
+
+function resolveChild(table: PackTable, file: PackFile, checker: ObjectChecker, parent: number, content: Buffer, child: number, depth: number): void {
+  const type = table.type[parent]!;
+  // Claim the child once: objects with the same id (a damaged or hostile pack) would otherwise
+  // resolve the same REF deltas again and again, without end.
+  if (Atomics.compareExchange(table.type, child, 0, type) !== 0) return;
+  let result: Buffer;
+  try {
+    result = applyDelta(content, file.inflate(child));
+  } catch (error) {
+    Atomics.store(table.type, child, UNRESOLVABLE);
+    entryProblem(table, checker, child, error);
+    return;
+  }
+  table.base[child] = parent;
+  hashObject(table, child, type, result);
+  Atomics.add(table.resolved, 0, 1);
+  checker.check(child, type, result, idHex(table.ids, child, table.hashLength));
+  resolveChildren(table, file, checker, child, result, depth + 1);
 }
 
 function entryProblem(table: PackTable, checker: ObjectChecker, index: number, error: unknown): void {

@@ -1,6 +1,6 @@
 import type { BundleReport } from './findings.js';
 import { ObjectReader } from './object-reader.js';
-import { COMMIT, TAG, TREE } from './object-table.js';
+import { COMMIT, idHex, TAG, TREE } from './object-table.js';
 import { MODE_TREE, treeEntries } from './tree-entries.js';
 import { verifyAndOpen, type OpenedBundle, type VerifyOptions } from './verify.js';
 
@@ -89,7 +89,6 @@ export class BundleRevisions {
   }
 
   private idOf(index: number): string {
-    const h = this.bundle.pack.table.hashLength;
-    return Buffer.from(this.bundle.pack.table.ids.subarray(index * h, index * h + h)).toString('hex');
+    return idHex(this.bundle.pack.table.ids, index, this.bundle.pack.table.hashLength);
   }
 }

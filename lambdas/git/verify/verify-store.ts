@@ -55,14 +55,12 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
 export async function verifyStoredBundle(store: Store, key: string, options: VerifyStoreOptions = {}): Promise<BundleReport> {
   const sidecar = parseSidecar(await store.getText(`${key.slice(0, -'.bundle'.length)}.json`));
   const verify = async (file: string) => {
-    const report = await verifyBundleFile(file, {
+    return verifyBundleFile(file, {
       ...options,
       label: key,
       sidecar: sidecar ?? null,
       onProgress: (fraction) => options.onProgress?.(key, fraction),
     });
-    if (!sidecar) report.warnings.push({ id: 'sidecarMissing', message: 'no sidecar (.json) beside the bundle: its refs and sha256 could not be compared with what mirror recorded' });
-    return report;
   };
   const local = store.localPath?.(key);
   if (local) return verify(local);

@@ -6,15 +6,15 @@ import { ATTR_MAX_FILE_SIZE, checkGitattributes, checkGitmodules, failsBundle, t
 import { indexPack, type IndexedPack, type IndexPackOptions } from './index-pack.js';
 import { FindingSink } from './object-checker.js';
 import { ObjectReader } from './object-reader.js';
-import { BLOB, COMMIT, TAG, TREE, TYPE_NAMES } from './object-table.js';
+import { BLOB, COMMIT, idHex, TAG, TREE, TYPE_NAMES } from './object-table.js';
 import { MODE_GITLINK, MODE_TREE, treeEntries } from './tree-entries.js';
 
 export interface VerifyOptions extends IndexPackOptions {
   /** How the report names the bundle (a store key); default: the path. */
   label?: string;
   /**
-   * The sidecar `mirror` wrote for this bundle. Default: `<name>.json` beside the file, when
-   * there is one; null to skip the comparison.
+   * The sidecar `mirror` wrote for this bundle. Default: `<name>.json` beside the file. null: the
+   * caller looked and there is none. Without a sidecar the report warns that nothing was compared.
    */
   sidecar?: RepoSidecar | null;
 }
@@ -53,7 +53,7 @@ export async function verifyAndOpen(path: string, options: VerifyOptions = {}): 
     if (header && pack) {
       const sidecar = options.sidecar === undefined ? await siblingSidecar(path) : options.sidecar;
       if (sidecar) compareWithSidecar(header, pack, sidecar, findings);
-      else if (options.sidecar === undefined) findings.warning('sidecarMissing', 'no sidecar (.json) beside the bundle: its refs and sha256 could not be compared with what mirror recorded');
+      else findings.warning('sidecarMissing', 'no sidecar (.json) beside the bundle: its refs and sha256 could not be compared with what mirror recorded');
     }
   } catch (error) {
     // A verifier that crashes on bad bytes proves nothing: an unexpected failure is a finding too.
@@ -113,7 +113,7 @@ async function checkSpecialBlobs(path: string, header: BundleHeader, pack: Index
       const seen = new Set<string>();
       for (const list of kind.lists) {
         for (let r = 0; r < list.length; r++) {
-          const id = Buffer.from(list.ids.subarray(r * h, r * h + h)).toString('hex');
+          const id = idHex(list.ids, r, h);
           if (seen.has(id)) continue;
           seen.add(id);
           const report = (messageId: FsckMessageId, message: string) => findings.add({ id: messageId, message, object: id }, failsBundle(messageId));
