@@ -35,7 +35,7 @@ async function hasKubectl(): Promise<boolean> {
 await requireGnuTime();
 const work = await mkdtemp(join(tmpdir(), 'argocd-dr-bench-export-'));
 const kubeconfig = join(work, 'kubeconfig');
-const server = spawn(process.execPath, [resolve('dist/test/support/kube/serve-kube.js'), '--apps', String(APPS), '--projects', String(PROJECTS), '--page-size', '500', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [resolve('dist/demo/kube/serve-kube.js'), '--apps', String(APPS), '--projects', String(PROJECTS), '--page-size', '500', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   await new Promise<string>((done, fail) => {
     createInterface({ input: server.stdout! }).once('line', done);

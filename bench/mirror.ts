@@ -22,7 +22,7 @@ const UNCHANGED_CONCURRENCY = 32;
 const CLI = resolve('bin/argocd-dr.js');
 
 async function startBridge(root: string): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, [resolve('dist/test/support/serve-git-http.js'), '--root', root], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [resolve('dist/demo/git-http/serve-git-http.js'), '--root', root], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolveLine, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolveLine);
     child.once('exit', (code) => reject(new Error(`the git bridge exited with ${code}`)));

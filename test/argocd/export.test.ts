@@ -11,10 +11,10 @@ import { openStore } from '../../lambdas/store/open-store.js';
 import {
   ARGOCD_VERSION, argocdCrds, fullInstallation, leakedSecrets, LABELLED_CONFIGMAP, manyApplications, minimalInstallation,
   STRAY_NAMESPACE, UNRELATED_CONFIGMAPS, UNRELATED_SECRETS,
-} from '../support/argocd-installation.js';
+} from '../../demo/argocd-installation.js';
 import { argocdDr } from '../support/cli.js';
-import { removeTempDirs, tempDir } from '../support/git.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../support/kube/kube-api-server.js';
+import { removeTempDirs, tempDir } from '../../demo/git.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../demo/kube/kube-api-server.js';
 import { startDescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
 import { planted, verifierOptions } from '../support/eks/fake-credentials.js';
 import { eksTokenAuthenticator } from '../support/eks/token-verifier.js';

@@ -3,9 +3,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argocdDr, CLI } from '../support/cli.js';
-import { removeTempDirs, tempDir } from '../support/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { createEmptyRepo, createRichRepo, forcePushBranch } from '../support/origin-repos.js';
+import { removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { createEmptyRepo, createRichRepo, forcePushBranch } from '../../demo/origin-repos.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 
 const SECRET = 'planted-Token-93b7d2';

@@ -15,7 +15,7 @@ import { EksTokenSource } from '../../lambdas/eks/token.js';
 import { startDescribeClusterEndpoint, type DescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
 import { assertNoSecrets, planted, plantedProvider, verifierOptions } from '../support/eks/fake-credentials.js';
 import { eksTokenAuthenticator } from '../support/eks/token-verifier.js';
-import { testTls, type TestTls } from '../support/kube/tls.js';
+import { testTls, type TestTls } from '../../demo/kube/tls.js';
 
 const region = 'eu-west-1';
 const AWS_ENV = [

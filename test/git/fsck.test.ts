@@ -6,7 +6,7 @@ import {
   isValidRefName, type FsckMessageId, type FsckOptions, type ObjectFormat, type ObjectTypeCode,
 } from '../../lambdas/git/verify/fsck.js';
 import { isValidSubmoduleUrl, parseGitConfig } from '../../lambdas/git/verify/fsck-gitmodules.js';
-import { gitEnv, gitSync, removeTempDirs, tempDir } from '../support/git.js';
+import { gitEnv, gitSync, removeTempDirs, tempDir } from '../../demo/git.js';
 
 // git itself is the oracle: every object below is written with `git hash-object --literally`,
 // and what `git fsck --strict` (or, for tags, `git mktag`) says about it is what the checkers

@@ -9,9 +9,9 @@ import { mirrorRepo } from '../../lambdas/git/mirror.js';
 import { parseSidecar } from '../../lambdas/git/sidecar.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 import { expectBundleMatchesOrigin } from '../support/bundle-oracle.js';
-import { git, removeTempDirs, tempDir } from '../support/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { createRichRepo, forcePushBranch } from '../support/origin-repos.js';
+import { git, removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { createRichRepo, forcePushBranch } from '../../demo/origin-repos.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
 
 let s3: S3rver;

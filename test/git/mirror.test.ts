@@ -6,11 +6,11 @@ import { mirrorRepo, mirrorRepos } from '../../lambdas/git/mirror.js';
 import { parseSidecar } from '../../lambdas/git/sidecar.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 import { bundleHeaderLines, expectBundleMatchesOrigin, packOfBundle } from '../support/bundle-oracle.js';
-import { git, gitHead, gitRefs, removeTempDirs, tempDir } from '../support/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
+import { git, gitHead, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import {
   createBrokenRepo, createEmptyRepo, createRichRepo, createSha256Repo, createShallowRepo, deleteTag, forcePushBranch,
-} from '../support/origin-repos.js';
+} from '../../demo/origin-repos.js';
 
 let root: string;
 let v2: GitHttpServer;

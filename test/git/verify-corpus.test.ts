@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BundleReport, Finding } from '../../lambdas/git/verify/findings.js';
 import { verifyBundleFile } from '../../lambdas/git/verify/verify.js';
 import { buildCorpus, hasRawBinary } from '../support/corrupt-bundles.js';
-import { removeTempDirs, tempDir } from '../support/git.js';
+import { removeTempDirs, tempDir } from '../../demo/git.js';
 
 /**
  * The verifier against a corpus of good and bad bundles built with real git, each verdict taken

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleReport } from '../../lambdas/git/verify/findings.js';
 import { verifyBundleFile } from '../../lambdas/git/verify/verify.js';
 import { gitOracle, hasRawBinary, splitBundle } from '../support/corrupt-bundles.js';
-import { gitBuffer, removeTempDirs, tempDir } from '../support/git.js';
-import { createRichRepo } from '../support/origin-repos.js';
+import { gitBuffer, removeTempDirs, tempDir } from '../../demo/git.js';
+import { createRichRepo } from '../../demo/origin-repos.js';
 
 /**
  * Thousands of damaged copies of a real bundle (bits flipped, cut short, ranges overwritten or

@@ -10,9 +10,9 @@ import { verifyStore } from '../../lambdas/git/verify/verify-store.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 import { argocdDr } from '../support/cli.js';
 import { bundleBytes, encodeDeltaVarint, encodeEntryHeader, withTrailer } from '../support/corrupt-bundles.js';
-import { git, gitRefs, reachableObjects, removeTempDirs, tempDir } from '../support/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { createRichRepo } from '../support/origin-repos.js';
+import { git, gitRefs, reachableObjects, removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { createRichRepo } from '../../demo/origin-repos.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
 
 let server: GitHttpServer;

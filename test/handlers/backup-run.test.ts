@@ -12,14 +12,14 @@ import { handler as verifyHandler } from '../../lambdas/handlers/verify.js';
 import { openStore } from '../../lambdas/store/open-store.js';
 import type { Store } from '../../lambdas/store/store.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
-import { leakedSecrets, minimalInstallation } from '../support/argocd-installation.js';
+import { leakedSecrets, minimalInstallation } from '../../demo/argocd-installation.js';
 import { startDescribeClusterEndpoint, type DescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
 import { planted, verifierOptions } from '../support/eks/fake-credentials.js';
 import { eksTokenAuthenticator } from '../support/eks/token-verifier.js';
-import { removeTempDirs, tempDir } from '../support/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../support/kube/kube-api-server.js';
-import { createRichRepo, forcePushBranch } from '../support/origin-repos.js';
+import { removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../demo/kube/kube-api-server.js';
+import { createRichRepo, forcePushBranch } from '../../demo/origin-repos.js';
 
 /**
  * The backup run's Lambda handlers, invoked in the order the state machine runs them, with the

@@ -1,7 +1,7 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { git, gitRefs, reachableObjects, tempDir } from './git.js';
+import { git, gitRefs, reachableObjects, tempDir } from '../../demo/git.js';
 
 async function objectsOfHeadsAndTags(repoDir: string): Promise<Set<string>> {
   const out = await git(['rev-list', '--objects', '--branches', '--tags', 'HEAD'], { cwd: repoDir });

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import pLimit from 'p-limit';
-import { git, gitBuffer, gitEnv } from './git.js';
-import { createRichRepo, createSha256Repo } from './origin-repos.js';
+import { git, gitBuffer, gitEnv } from '../../demo/git.js';
+import { createRichRepo, createSha256Repo } from '../../demo/origin-repos.js';
 
 /**
  * A corpus of good and bad bundles for the verifier, every one built with real git (plumbing,

@@ -2,7 +2,7 @@
  * Runs the kube-apiserver-like server in a process of its own (benchmarks measure the client,
  * not a server sharing its event loop):
  *
- *   node dist/test/support/kube/serve-kube.js --apps N --projects P [--page-size S] --kubeconfig FILE
+ *   node dist/demo/kube/serve-kube.js --apps N --projects P [--page-size S] --kubeconfig FILE
  *
  * Serves a minimal Argo CD installation plus N Applications over P AppProjects, writes a
  * kubeconfig for it to FILE, prints {"url":…} as one line, then serves until SIGTERM.

@@ -3,8 +3,8 @@ import { describe, expect, test } from 'vitest';
 import {
   ARGOCD_CONFIGMAPS, ARGOCD_IMAGE, ARGOCD_SECRETS, LABELLED_CONFIGMAP, PLANTED_SECRETS, STRAY_NAMESPACE, UNRELATED_CONFIGMAPS, UNRELATED_SECRETS,
   argocdCrds, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes,
-} from '../argocd-installation.js';
-import type { KubeObject } from './kube-object.js';
+} from '../../demo/argocd-installation.js';
+import type { KubeObject } from '../../demo/kube/kube-object.js';
 
 type Schema = Record<string, unknown>;
 

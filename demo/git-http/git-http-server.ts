@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { gitEnv } from './git.js';
+import { gitEnv } from '../git.js';
 
 /** A misbehaviour the bridge applies to one repository's requests. */
 export type Fault =

@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GitError, git, gitEnv, gitHead, gitRefs, removeTempDirs, tempDir } from './git.js';
-import { startGitHttpServer, type GitHttpServer, type GitHttpServerOptions, type RequestRecord } from './git-http-server.js';
+import { GitError, git, gitEnv, gitHead, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer, type GitHttpServerOptions, type RequestRecord } from '../../demo/git-http/git-http-server.js';
 import {
   addTags,
   createBrokenRepo,
@@ -14,7 +14,7 @@ import {
   createSha256Repo,
   createShallowRepo,
   forcePushBranch,
-} from './origin-repos.js';
+} from '../../demo/origin-repos.js';
 
 const BAND3_ABORT = '\x03aborting due to possible repository corruption on the remote side.\0';
 

@@ -2,7 +2,7 @@
  * Runs the git http-backend bridge in a process of its own (benchmarks measure the client, not a
  * server sharing its event loop):
  *
- *   node dist/test/support/serve-git-http.js --root DIR [--port N] [--host H] [--protocol v0|v2]
+ *   node dist/demo/git-http/serve-git-http.js --root DIR [--port N] [--host H] [--protocol v0|v2]
  *     [--receive-pack] [--user NAME --password SECRET]
  *
  * Prints {"url":"http://127.0.0.1:PORT"} as one line on stdout, then serves until SIGTERM or SIGINT.

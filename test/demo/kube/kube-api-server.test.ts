@@ -10,9 +10,9 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { fullInstallation, manyApplications, minimalInstallation } from '../argocd-installation.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject } from './kube-api-server.js';
-import { EXPIRED_MESSAGE } from './status.js';
+import { fullInstallation, manyApplications, minimalInstallation } from '../../../demo/argocd-installation.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../../demo/kube/kube-api-server.js';
+import { EXPIRED_MESSAGE } from '../../../demo/kube/status.js';
 
 const ADMIN_TOKEN = 'admin-token-5b0e';
 const ALICE_TOKEN = 'alice-token-91c3';

@@ -158,11 +158,11 @@ export function argocdCrds(): KubeObject[] {
 }
 
 /**
- * Where the CRD files are: $ARGOCD_CRDS_DIR, else test/fixtures/argocd/crds in the repository, else
+ * Where the CRD files are: $ARGOCD_CRDS_DIR, else demo/crds in the repository, else
  * the shared reference copy of the Argo CD repository's manifests/crds.
  */
 export function crdDirectory(): string {
-  const candidates = [process.env.ARGOCD_CRDS_DIR, path.join(repositoryRoot(), 'test', 'fixtures', 'argocd', 'crds'), '/work/shared/reference/argocd/crds'];
+  const candidates = [process.env.ARGOCD_CRDS_DIR, path.join(repositoryRoot(), 'demo', 'crds'), '/work/shared/reference/argocd/crds'];
   const found = candidates.find((dir) => dir && existsSync(path.join(dir, 'application-crd.yaml')));
   if (!found) throw new Error(`Argo CD CRDs not found; set ARGOCD_CRDS_DIR (looked in ${candidates.filter(Boolean).join(', ')})`);
   return found;
@@ -194,7 +194,7 @@ let cachedCrds: KubeObject[] | undefined;
 
 function repositoryRoot(): string {
   let dir = import.meta.dirname;
-  // Works from test/support and from dist/test/support alike: the first package.json up is the repository's.
+  // Works from demo/ and from dist/demo/ alike: the first package.json up is the repository's.
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;
 }
