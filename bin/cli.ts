@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerExportCommand } from '../cli/export-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
+import { registerRestoreGitCommand } from '../cli/restore-git-command.js';
 import { UsageError } from '../cli/usage-error.js';
 import { registerVerifyCommand } from '../cli/verify-command.js';
 import { TOOL_VERSION } from '../lambdas/shared/version.js';
@@ -13,6 +14,7 @@ const program = new Command('argocd-dr')
   .exitOverride();
 registerExportCommand(program);
 registerMirrorCommand(program);
+registerRestoreGitCommand(program);
 registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();
 

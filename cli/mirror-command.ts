@@ -112,7 +112,8 @@ async function mirrorProgressView() {
   };
 }
 
-function credentialsFrom(options: MirrorCommandOptions): GitCredentials | undefined {
+/** HTTPS credentials from --username/--password/--token or ARGOCD_DR_GIT_*; shared by every command that talks to a Git host. */
+export function credentialsFrom(options: { username?: string; password?: string; token?: string }): GitCredentials | undefined {
   const env = process.env;
   const username = options.username ?? env.ARGOCD_DR_GIT_USERNAME;
   const password = options.password ?? env.ARGOCD_DR_GIT_PASSWORD;

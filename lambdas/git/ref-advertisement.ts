@@ -1,5 +1,5 @@
 import type { RepoUrl } from './repo-url.js';
-import { DELIM, FLUSH, PktLineReader, ProtocolError, pktLine, pktText } from './pkt-line.js';
+import { DELIM, FLUSH, PktLineReader, ProtocolError, pktLine, pktText, type Pkt } from './pkt-line.js';
 import type { SmartHttpOptions } from './smart-http.js';
 import { getInfoRefs, postUploadPack } from './smart-http.js';
 import { isValidRefName } from './verify/fsck.js';
@@ -32,16 +32,7 @@ export async function discoverRefs(repo: RepoUrl, patterns: readonly string[], o
   const { base, body, options: http } = await getInfoRefs(repo, options);
   const reader = new PktLineReader(body);
   try {
-    let first = await reader.read();
-    // Smart HTTP prefixes the v0 advertisement (and some servers the v2 one) with a service line.
-    if (first && pktText(first)?.startsWith('# service=')) {
-      const flush = await reader.read();
-      if (flush?.kind !== 'flush') throw new ProtocolError('expected a flush after the service line');
-      first = await reader.read();
-    }
-    if (!first) {
-      throw new ProtocolError('empty ref advertisement');
-    }
+    let first: Pkt | undefined = await readFirstLine(reader);
     const firstText = pktText(first);
     if (firstText === 'version 2') {
       const capabilities = await readCapabilityAdvertisement(reader);
@@ -52,6 +43,34 @@ export async function discoverRefs(repo: RepoUrl, patterns: readonly string[], o
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * What a push would start from: receive-pack's (v0) advertisement of the refs it would update and
+ * the capabilities it accepts (report-status, side-band-64k, atomic, object-format...).
+ */
+export async function discoverPushRefs(repo: RepoUrl, options: SmartHttpOptions): Promise<RefAdvertisement> {
+  const { base, body, options: http } = await getInfoRefs(repo, options, 'git-receive-pack');
+  const reader = new PktLineReader(body);
+  try {
+    let first: Pkt | undefined = await readFirstLine(reader);
+    if (pktText(first) === 'version 1') first = await reader.read();
+    return await parseV0Advertisement(first, reader, base, http);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The advertisement's first pkt after the service line smart HTTP puts before it (v0, some v2 servers). */
+async function readFirstLine(reader: PktLineReader): Promise<Pkt> {
+  let first = await reader.read();
+  if (first && pktText(first)?.startsWith('# service=')) {
+    const flush = await reader.read();
+    if (flush?.kind !== 'flush') throw new ProtocolError('expected a flush after the service line');
+    first = await reader.read();
+  }
+  if (!first) throw new ProtocolError('empty ref advertisement');
+  return first;
 }
 
 async function readCapabilityAdvertisement(reader: PktLineReader): Promise<Map<string, string | true>> {
@@ -107,7 +126,7 @@ async function listRefsV2(
   return { protocol: 2, base, http: options, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow: false };
 }
 
-async function parseV0Advertisement(first: Awaited<ReturnType<PktLineReader['read']>>, reader: PktLineReader, base: string, http: SmartHttpOptions): Promise<RefAdvertisement> {
+async function parseV0Advertisement(first: Pkt | undefined, reader: PktLineReader, base: string, http: SmartHttpOptions): Promise<RefAdvertisement> {
   const refs = new Map<string, string>();
   const capabilities = new Map<string, string | true>();
   let headTarget: string | undefined;
@@ -141,7 +160,8 @@ async function parseV0Advertisement(first: Awaited<ReturnType<PktLineReader['rea
     const [id, name] = line.split(' ');
     if (!id || !name || !isObjectId(id, objectFormat)) throw new ProtocolError(`malformed ref advertisement line ${JSON.stringify(line)}`);
     // An empty repository advertises only its capabilities, on a zero id named capabilities^{}.
-    if (name === 'capabilities^{}' || name.endsWith('^{}')) continue;
+    // receive-pack names objects of alternate repositories (a fork's network) `.have`: not refs.
+    if (name === 'capabilities^{}' || name.endsWith('^{}') || name === '.have') continue;
     checkRefName(name);
     refs.set(name, id);
   }

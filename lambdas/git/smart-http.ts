@@ -1,12 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { GitCredentials, RepoUrl } from './repo-url.js';
 import { redactUserInfo } from './repo-url.js';
 
 /**
- * The HTTP half of Git's smart protocol (gitprotocol-http): GET info/refs, POST git-upload-pack.
- * Bodies are streamed both ways; nothing here buffers a pack.
+ * The HTTP half of Git's smart protocol (gitprotocol-http): GET info/refs, POST git-upload-pack
+ * or git-receive-pack. Bodies are streamed both ways; nothing here buffers a pack.
  */
 export interface SmartHttpOptions {
   credentials?: GitCredentials;
@@ -31,14 +32,21 @@ export interface InfoRefsResponse {
   options: SmartHttpOptions;
 }
 
-/** GET `<repo>/info/refs?service=git-upload-pack`, asking for protocol v2. */
-export async function getInfoRefs(repo: RepoUrl, options: SmartHttpOptions): Promise<InfoRefsResponse> {
+/** Fetching talks to git-upload-pack; pushing to git-receive-pack. */
+export type GitService = 'git-upload-pack' | 'git-receive-pack';
+
+/**
+ * GET `<repo>/info/refs?service=<service>`, asking upload-pack for protocol v2 (receive-pack
+ * speaks only v0).
+ */
+export async function getInfoRefs(repo: RepoUrl, options: SmartHttpOptions, service: GitService = 'git-upload-pack'): Promise<InfoRefsResponse> {
   let base = repo.base;
   let credentials = options.credentials;
   for (let redirects = 0; ; redirects++) {
-    const url = new URL(`${base}/info/refs?service=git-upload-pack`);
+    const url = new URL(`${base}/info/refs?service=${service}`);
     const effective: SmartHttpOptions = { ...options, credentials };
-    const response = await send(url, 'GET', { 'Git-Protocol': 'version=2' }, undefined, effective, repo);
+    const protocolHeader: Record<string, string> = service === 'git-upload-pack' ? { 'Git-Protocol': 'version=2' } : {};
+    const response = await send(url, 'GET', protocolHeader, undefined, effective, repo);
     const location = response.headers.location;
     if (response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && location) {
       response.resume();
@@ -50,7 +58,7 @@ export async function getInfoRefs(repo: RepoUrl, options: SmartHttpOptions): Pro
       continue;
     }
     await expectOk(response, repo, effective, url);
-    expectContentType(response, 'application/x-git-upload-pack-advertisement', repo);
+    expectContentType(response, `application/x-${service}-advertisement`, repo);
     const { credentials: _given, ...rest } = options;
     return { base, body: response, options: credentials ? { ...rest, credentials } : rest };
   }
@@ -77,11 +85,37 @@ export async function postUploadPack(
   return response;
 }
 
+/**
+ * POST a push to `<base>/git-receive-pack`: `commands` (pkt-lines ending in a flush), then the
+ * pack streamed from `pack` as it is read. The response streams receive-pack's report.
+ */
+export async function postReceivePack(
+  repo: RepoUrl,
+  base: string,
+  commands: Buffer,
+  pack: { stream: Readable; bytes: number },
+  options: SmartHttpOptions,
+): Promise<IncomingMessage> {
+  const url = new URL(`${base}/git-receive-pack`);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/x-git-receive-pack-request',
+    Accept: 'application/x-git-receive-pack-result',
+    // A known length rather than chunked encoding: some proxies in front of Git hosts refuse chunked pushes.
+    'Content-Length': String(commands.length + pack.bytes),
+  };
+  const response = await send(url, 'POST', headers, { head: commands, stream: pack.stream }, options, repo);
+  await expectOk(response, repo, options, url);
+  expectContentType(response, 'application/x-git-receive-pack-result', repo);
+  return response;
+}
+
+type RequestBody = Buffer | { head: Buffer; stream: Readable };
+
 function send(
   url: URL,
   method: 'GET' | 'POST',
   extraHeaders: Record<string, string>,
-  body: Buffer | undefined,
+  body: RequestBody | undefined,
   options: SmartHttpOptions,
   repo: RepoUrl,
 ): Promise<IncomingMessage> {
@@ -108,7 +142,20 @@ function send(
       resolve(received);
     });
     request.on('error', (error) => reject(describeNetworkError(error, repo)));
-    request.end(body);
+    if (body === undefined || Buffer.isBuffer(body)) {
+      request.end(body);
+      return;
+    }
+    request.write(body.head);
+    // A body that fails (a store read error, a pack that proved damaged) must abort the request
+    // before the server sees a complete push, and its own error is the one to report.
+    body.stream.on('error', (error) => {
+      const failure = error instanceof GitHttpError ? error : new GitHttpError(`${repo.display}: ${error.message}`);
+      response?.destroy(failure);
+      request.destroy(failure);
+    });
+    body.stream.pipe(request);
+    request.once('close', () => body.stream.destroy());
   });
 }
 
@@ -124,12 +171,18 @@ async function expectOk(response: IncomingMessage, repo: RepoUrl, options: Smart
         ? `${where}: the server rejected the credentials; check the username and password or token, and that the token is not expired${detail}`
         : `${where}: the repository needs credentials; pass --username and --password (or --token), or set ARGOCD_DR_GIT_USERNAME / ARGOCD_DR_GIT_PASSWORD / ARGOCD_DR_GIT_TOKEN${detail}`, status);
     case 403:
-      throw new GitHttpError(`${where}: access denied; the credentials in use lack read access to this repository${detail}`, status);
+      throw new GitHttpError(isPush(url)
+        ? `${where}: access denied; the credentials in use lack push (write) access to this repository, or the server does not accept pushes over HTTP${detail}`
+        : `${where}: access denied; the credentials in use lack read access to this repository${detail}`, status);
     case 404:
       throw new GitHttpError(`${where}: repository not found; check the URL (some hosts answer 404 for private repositories when no credentials are sent)${detail}`, status);
     default:
       throw new GitHttpError(`${where}${detail}${status >= 500 ? '; the Git server failed, retry later' : ''}`, status);
   }
+}
+
+function isPush(url: URL): boolean {
+  return url.pathname.endsWith('/git-receive-pack') || url.searchParams.get('service') === 'git-receive-pack';
 }
 
 function expectContentType(response: IncomingMessage, expected: string, repo: RepoUrl): void {

@@ -112,32 +112,48 @@ async function* readFetchResponseV0(reader: PktLineReader, sideBand: SideBand, p
   yield* readSideBand(reader, progress);
 }
 
-// side-band and side-band-64k frame the same way; only the packet size differs.
-async function* readSideBand(reader: PktLineReader, progress: ProgressTail): AsyncGenerator<Buffer> {
+/** How side-band failures are worded for the exchange at hand (fetching a pack, or a push's report). */
+export interface SideBandWording {
+  /** "the connection ended before …" */
+  complete: string;
+  /** "the server failed while …" */
+  doing: string;
+  /** "the server refused …" */
+  request: string;
+}
+
+const FETCH_WORDING: SideBandWording = { complete: 'the pack was complete', doing: 'sending the pack', request: 'the fetch' };
+
+/**
+ * Yields band 1's bytes until the closing flush; band 2 (progress) goes to `progress`, band 3 is
+ * the server's fatal error. side-band and side-band-64k frame the same way; only the size differs.
+ */
+export async function* readSideBand(reader: PktLineReader, progress: ProgressTail, wording: SideBandWording = FETCH_WORDING): AsyncGenerator<Buffer> {
   for (;;) {
     const pkt: Pkt | undefined = await reader.read();
-    if (!pkt) throw new ProtocolError(`the connection ended before the pack was complete (after ${reader.bytesRead} bytes)`);
+    if (!pkt) throw new ProtocolError(`the connection ended before ${wording.complete} (after ${reader.bytesRead} bytes)`);
     if (pkt.kind === 'flush') return;
     if (pkt.kind !== 'data' || pkt.data.length === 0) throw new ProtocolError('unexpected packet in the side-band stream');
     const band = pkt.data[0];
     const payload = pkt.data.subarray(1);
     if (band === 1) {
+      // Empty band-1 packets are keepalives (receive.keepAlive) while the server works.
       if (payload.length > 0) yield payload;
     } else if (band === 2) {
       progress.add(payload);
     } else if (band === 3) {
-      throw new RemoteError(`the server failed while sending the pack: ${payload.toString('utf8').trim()}`);
+      throw new RemoteError(`the server failed while ${wording.doing}: ${payload.toString('utf8').trim()}`);
     } else {
       // A server that sent a pkt without a band byte (e.g. ERR) lands here.
       const line = pkt.data.toString('utf8').trim();
-      if (line.startsWith('ERR ')) throw new RemoteError(`the server refused the fetch: ${line.slice(4)}`);
+      if (line.startsWith('ERR ')) throw new RemoteError(`the server refused ${wording.request}: ${line.slice(4)}`);
       throw new ProtocolError(`unknown side-band channel ${band}`);
     }
   }
 }
 
 /** Keeps the last lines the server printed on band 2, to explain a failure that follows. */
-class ProgressTail {
+export class ProgressTail {
   private lines: string[] = [];
   add(payload: Buffer): void {
     for (const line of payload.toString('utf8').split(/[\r\n]+/)) {

@@ -55,6 +55,37 @@ export async function readBundleHeader(path: string, errors: Finding[]): Promise
   }
 }
 
+/**
+ * The same header checks on the front of a byte stream (a store object, local or S3): the header
+ * is read and parsed, and the pack after it comes back as a stream of its own, never buffered, so
+ * a push can send it on as it is. `header` is undefined when no pack can be found.
+ */
+export async function splitBundleStream(source: AsyncIterable<Buffer>, errors: Finding[]): Promise<{ header?: BundleHeader; pack: AsyncGenerator<Buffer> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  let bytes: Buffer = Buffer.alloc(0);
+  let end = -1;
+  while (end < 0 && bytes.length < MAX_HEADER_BYTES) {
+    const next = await iterator.next();
+    if (next.done) break;
+    bytes = bytes.length === 0 ? next.value : Buffer.concat([bytes, next.value]);
+    end = bytes.indexOf('\n\n');
+    const nul = bytes.indexOf(0);
+    if (nul >= 0 && (end < 0 || nul < end)) break;
+  }
+  if (bytes.length === 0) errors.push({ id: 'bundleEmpty', message: 'the file is empty' });
+  const header = bytes.length === 0 ? undefined : parseHeader(bytes, end, errors);
+  const first = header ? bytes.subarray(header.packOffset) : Buffer.alloc(0);
+  async function* pack(): AsyncGenerator<Buffer> {
+    try {
+      if (first.length > 0) yield first;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      await iterator.return?.();
+    }
+  }
+  return header ? { header, pack: pack() } : { pack: pack() };
+}
+
 function parseHeader(bytes: Buffer, end: number, errors: Finding[]): BundleHeader | undefined {
   const firstLine = bytes.toString('latin1', 0, Math.min(bytes.length, 64)).split('\n')[0] ?? '';
   const version = firstLine === '# v2 git bundle' ? 2 : firstLine === '# v3 git bundle' ? 3 : undefined;

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { restoreGit, RestoreGitUsageError, type RestoreGitReport, type RestoreGitResult } from '../lambdas/restore/restore-git.js';
+import { openStore } from '../lambdas/store/open-store.js';
+import { formatSeconds, formatTable } from './format.js';
+import { credentialsFrom, DEFAULT_STORE } from './mirror-command.js';
+import { collect, positiveInteger, UsageError } from './usage-error.js';
+
+interface RestoreGitCommandOptions {
+  store: string;
+  to: string;
+  only: string[];
+  concurrency: number;
+  json?: boolean;
+  username?: string;
+  password?: string;
+  token?: string;
+  timeout: number;
+}
+
+export function registerRestoreGitCommand(program: Command): void {
+  program
+    .command('restore-git')
+    .summary('push the stored bundles into empty repositories on a new Git host')
+    .description(
+      'Pushes every bundle\'s refs into an empty repository at the --to URL (receive-pack over HTTPS, the\n'
+      + 'bundle\'s pack sent as it is), then lists the new repository\'s refs and compares them with the bundle.\n'
+      + 'In --to, {path} is the repository path without .git (org/repo) and {host} the original host.\n'
+      + 'A repository that already holds exactly the bundle\'s refs is "already-restored"; any other\n'
+      + 'non-empty repository is refused. Prints the --map-repo OLD=NEW values for argocd-dr restore.\n'
+      + 'Credentials: --username/--password or --token, or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD,\n'
+      + 'ARGOCD_DR_GIT_TOKEN. Exit codes: 0 every repo restored, already restored or empty; 1 a repo failed;\n'
+      + '2 usage error.',
+    )
+    .requiredOption('--to <url-template>', 'URL of each new repository, e.g. https://git.dr.example/{path}.git')
+    .option('--store <dir|s3://bucket/prefix>', 'where the bundles are', DEFAULT_STORE)
+    .option('--only <repo>', 'only this repository: its original URL or store key git/<host>/<path>.bundle (repeatable)', collect, [])
+    .option('--concurrency <n>', 'repositories pushed at once', positiveInteger('--concurrency', 64), 4)
+    .option('--username <name>', 'HTTPS username on the new host')
+    .option('--password <password>', 'HTTPS password (prefer ARGOCD_DR_GIT_PASSWORD: arguments are visible to other users)')
+    .option('--token <token>', 'HTTPS access token (prefer ARGOCD_DR_GIT_TOKEN)')
+    .option('--timeout <seconds>', 'fail a repo when its server sends nothing for this long', positiveInteger('--timeout', 3600), 120)
+    .option('--json', 'print one JSON document on stdout instead of lines and a table')
+    .action(async (options: RestoreGitCommandOptions) => {
+      process.exitCode = await runRestoreGit(options);
+    });
+}
+
+async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number> {
+  const credentials = credentialsFrom(options);
+  let store;
+  try {
+    store = openStore(options.store);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  let report: RestoreGitReport;
+  try {
+    report = await restoreGit({
+      store,
+      to: options.to,
+      only: options.only,
+      concurrency: options.concurrency,
+      idleTimeoutMs: options.timeout * 1000,
+      ...(credentials ? { credentials } : {}),
+      onResult: options.json ? undefined : (result) => process.stderr.write(`${result.status} ${result.url} → ${result.target}\n`),
+    });
+  } catch (error) {
+    if (error instanceof RestoreGitUsageError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(`${summary(report)}\n`);
+  return report.repos.some((result) => result.status === 'failed') ? 1 : 0;
+}
+
+function summary(report: RestoreGitReport): string {
+  const rows = report.repos.map((result: RestoreGitResult) => [
+    result.status,
+    result.url,
+    result.target,
+    result.refs === undefined ? '' : String(result.refs),
+    formatSeconds(result.seconds),
+    result.error?.replace(`${result.target}: `, '') ?? '',
+  ]);
+  const lines = [formatTable(['STATUS', 'REPOSITORY', 'NEW URL', 'REFS', 'TIME', 'ERROR'], rows)];
+  const notes = report.repos.filter((result) => result.headNote);
+  if (notes.length > 0) {
+    lines.push('', 'Default branch (HEAD) to set on the new host:');
+    for (const result of notes) lines.push(`  ${result.target}: ${result.headNote}`);
+  }
+  const counts = (['restored', 'already-restored', 'empty', 'failed'] as const)
+    .map((status) => `${report.repos.filter((result) => result.status === status).length} ${status}`)
+    .join(', ');
+  lines.push('', counts);
+  if (report.mapRepo.length > 0) {
+    lines.push('', 'Point Argo CD at the new repositories with argocd-dr restore:');
+    for (const pair of report.mapRepo) lines.push(`  --map-repo ${pair}`);
+  }
+  return lines.join('\n');
+}
