@@ -9,6 +9,7 @@ import { restoreGit, RestoreGitUsageError, type RestoreGitOptions } from '../../
 import { openStore } from '../../lambdas/store/open-store.js';
 import { packOfBundle } from '../support/bundle-oracle.js';
 import { argocdDr } from '../support/cli.js';
+import { startS3rver, type S3rver } from '../support/s3rver.js';
 
 // The new host's password: planted, so that any output quoting it fails a test.
 const PASSWORD = 'PLANTED-dr-host-push-password-4b1e';
@@ -166,6 +167,18 @@ describe('restore-git', () => {
     expect(await gitRefs(targetDir('hook', 'org/rich'))).toEqual(new Map());
   });
 
+  it('fails when the new repository\'s refs, read back after the push, differ from the bundle\'s', async () => {
+    await createTargets('rewrites', ['org/rich']);
+    // A host that adds a ref of its own on every push.
+    const hook = path.join(targetDir('rewrites', 'org/rich'), 'hooks/post-receive');
+    await writeFile(hook, '#!/bin/sh\ngit update-ref refs/heads/added-by-host refs/heads/main\n');
+    await chmod(hook, 0o755);
+    const report = await restore('rewrites', { only: [`${origin.url}/org/rich.git`] });
+    expect(report.repos).toMatchObject([{ status: 'failed' }]);
+    expect(report.repos[0]!.error).toMatch(/after the push the new repository's refs differ from the bundle's \(1 extra: refs\/heads\/added-by-host\)/);
+    expect(report.mapRepo).toEqual([]);
+  });
+
   it('stops the push of a damaged bundle before it completes: nothing is created', async () => {
     const damagedStore = await tempDir('restore-git-damaged');
     await cp(storeDir, damagedStore, { recursive: true });
@@ -235,6 +248,26 @@ describe('restore-git', () => {
     ['not a url', /is not a URL/],
   ])('rejects the template %s before doing anything', async (to, message) => {
     await expect(restoreGit({ store: openStore(storeDir), to })).rejects.toThrow(message);
+  });
+});
+
+describe('restore-git from an S3 store (s3rver)', () => {
+  let s3: S3rver;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+  });
+  afterAll(async () => {
+    await s3?.close();
+  });
+
+  it('streams the bundle from S3 into the new repository', async () => {
+    const store = openStore(`s3://${s3.bucket}/backups`, { s3Client: s3.client });
+    expect((await mirrorRepos([`${origin.url}/org/rich.git`], { store, concurrency: 1 }))[0]!.status).toBe('mirrored');
+    await createTargets('from-s3', ['org/rich']);
+    const report = await restoreGit({ store, to: `${target.url}/from-s3/{path}.git`, credentials });
+    expect(report.repos).toMatchObject([{ status: 'restored', bundle: `git/${hostOf(origin)}/org/rich.bundle` }]);
+    expect(await gitRefs(targetDir('from-s3', 'org/rich'))).toEqual(await gitRefs(origins.rich!));
+    await git(['fsck', '--strict', '--no-dangling'], { cwd: targetDir('from-s3', 'org/rich') });
   });
 });
 
