@@ -47,8 +47,8 @@ export interface MirrorOptions {
 }
 
 // No spaces: the agent capability's value may not contain any.
-const USER_AGENT = `git/2.39-${TOOL_NAME.replace(' ', '/')}`;
-const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+export const USER_AGENT = `git/2.39-${TOOL_NAME.replace(' ', '/')}`;
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** Mirrors many repositories, at most `concurrency` at a time; one failing never stops the others. */
 export async function mirrorRepos(urls: readonly string[], options: MirrorOptions & { concurrency: number }): Promise<MirrorResult[]> {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { redactSecrets } from '../shared/redact.js';
-import { TOOL_NAME } from '../shared/version.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, USER_AGENT } from '../git/mirror.js';
 import { describeRefDifference, pushRefsToEmptyRemote, type PushOutcome } from '../git/receive-pack.js';
 import { discoverPushRefs, discoverRefs } from '../git/ref-advertisement.js';
 import { parseRepoUrl, redactUserInfo, RepoUrlError, type GitCredentials, type RepoUrl } from '../git/repo-url.js';
@@ -60,8 +60,6 @@ export interface RestoreGitOptions {
 /** A template or selection that cannot work: nothing was attempted. */
 export class RestoreGitUsageError extends Error {}
 
-const USER_AGENT = `git/2.39-${TOOL_NAME.replace(' ', '/')}`;
-const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 const PLACEHOLDERS = ['{path}', '{host}'] as const;
 
 /** One repository of the store, named by its sidecar's key: `git/<host>/<path>.json`. */

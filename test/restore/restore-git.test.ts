@@ -169,9 +169,16 @@ describe('restore-git', () => {
 
   it('fails when the new repository\'s refs, read back after the push, differ from the bundle\'s', async () => {
     await createTargets('rewrites', ['org/rich']);
-    // A host that adds a ref of its own on every push.
-    const hook = path.join(targetDir('rewrites', 'org/rich'), 'hooks/post-receive');
-    await writeFile(hook, '#!/bin/sh\ngit update-ref refs/heads/added-by-host refs/heads/main\n');
+    // A host that adds a ref of its own on every push. pre-receive, because post-receive runs only
+    // after the report went out; its objects go to the repository, not the push's quarantine.
+    const hook = path.join(targetDir('rewrites', 'org/rich'), 'hooks/pre-receive');
+    await writeFile(hook, [
+      '#!/bin/sh',
+      'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES',
+      'commit=$(git commit-tree "$(git mktree </dev/null)" -m "added by the host")',
+      'git update-ref refs/heads/added-by-host "$commit"',
+      '',
+    ].join('\n'));
     await chmod(hook, 0o755);
     const report = await restore('rewrites', { only: [`${origin.url}/org/rich.git`] });
     expect(report.repos).toMatchObject([{ status: 'failed' }]);
