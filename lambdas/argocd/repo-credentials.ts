@@ -5,7 +5,6 @@
  *
  * The values are secrets: nothing here logs them, and callers must never write a RepoCredentials anywhere.
  */
-import { parseAllDocuments } from 'yaml';
 import type { GitCredentials } from '../git/repo-url.js';
 import { normalizeRepoUrl, sameRepoUrl } from './repo-url.js';
 
@@ -41,16 +40,14 @@ const CREDENTIAL_FIELDS: readonly SecretField[] = [
 const SECRET_TYPE_LABEL = 'argocd.argoproj.io/secret-type';
 
 /**
- * The repository and repo-creds Secrets of an export.yaml, in file order (Argo CD lists them from its informer; the
+ * The repository and repo-creds Secrets of an export (parseExportYaml), in file order (Argo CD lists them from its informer; the
  * export keeps them sorted by name). Only Secrets in Argo CD's own namespace count: the export leaves that namespace
  * out, and Argo CD never reads repository Secrets elsewhere.
  */
-export function parseRepoCredentials(exportYaml: string, argocdNamespace = 'argocd'): RepoCredentials[] {
+export function repoCredentialsOf(objects: readonly Record<string, unknown>[], argocdNamespace = 'argocd'): RepoCredentials[] {
   const found: RepoCredentials[] = [];
-  for (const document of parseAllDocuments(exportYaml)) {
-    if (!('contents' in document)) continue;
-    const object: unknown = document.toJS();
-    if (!isRecord(object) || object.kind !== 'Secret') continue;
+  for (const object of objects) {
+    if (object.kind !== 'Secret') continue;
     const metadata = isRecord(object.metadata) ? object.metadata : {};
     const labels = isRecord(metadata.labels) ? metadata.labels : {};
     const secretType = labels[SECRET_TYPE_LABEL];
