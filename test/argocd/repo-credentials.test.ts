@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { matchRepoCredentials, parseRepoCredentials, toGitCredentials, type RepoCredentials } from '../../lambdas/argocd/repo-credentials.js';
+import { parseExportYaml } from '../../lambdas/argocd/export-store.js';
+import { matchRepoCredentials, repoCredentialsOf, toGitCredentials, type RepoCredentials } from '../../lambdas/argocd/repo-credentials.js';
 
 /** Secrets as export.yaml holds them: data base64-encoded, no namespace for Argo CD's own. */
 function secret(name: string, type: string, values: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -20,16 +21,16 @@ function names(found: RepoCredentials | undefined): string | undefined {
   return found?.secretName;
 }
 
-describe('parseRepoCredentials', () => {
+describe('repoCredentialsOf', () => {
   it('reads repository and repo-creds Secrets (data and stringData) and nothing else', () => {
-    const parsed = parseRepoCredentials(exportYaml(
+    const parsed = repoCredentialsOf(parseExportYaml(exportYaml(
       secret('repo', 'repository', { url: 'https://git.example.com/org/a.git', username: 'u', password: 'p', project: 'team', insecure: 'true' }),
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tpl', labels: { 'argocd.argoproj.io/secret-type': 'repo-creds' } }, stringData: { url: 'https://git.example.com', githubAppID: '42', githubAppPrivateKey: 'KEY' } },
       secret('cluster', 'cluster', { server: 'https://k8s', config: '{}' }),
       secret('write', 'repository-write', { url: 'https://git.example.com/org/a.git', password: 'w' }),
       secret('elsewhere', 'repository', { url: 'https://git.example.com/org/a.git', password: 'x' }, { namespace: 'team-a' }),
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'argocd-cm' }, data: { url: 'https://argocd.example.com' } },
-    ));
+    )));
     expect(parsed).toEqual([
       { secretType: 'repository', secretName: 'repo', url: 'https://git.example.com/org/a.git', username: 'u', password: 'p', project: 'team', insecure: 'true' },
       { secretType: 'repo-creds', secretName: 'tpl', url: 'https://git.example.com', githubAppID: '42', githubAppPrivateKey: 'KEY' },
@@ -38,7 +39,7 @@ describe('parseRepoCredentials', () => {
 });
 
 describe('matchRepoCredentials follows Argo CD', () => {
-  const all = parseRepoCredentials(exportYaml(
+  const all = repoCredentialsOf(parseExportYaml(exportYaml(
     secret('tpl-host', 'repo-creds', { url: 'https://github.com', username: 'host', password: 'host-pw' }),
     secret('tpl-org', 'repo-creds', { url: 'https://github.com/example-org', username: 'org', password: 'org-pw' }),
     secret('tpl-org-dup', 'repo-creds', { url: 'https://GitHub.com/Example-Org', username: 'dup', password: 'dup-pw' }),
@@ -48,7 +49,7 @@ describe('matchRepoCredentials follows Argo CD', () => {
     secret('no-creds', 'repository', { url: 'https://github.com/example-org/public-ish.git', insecure: 'true' }),
     secret('ssh-tpl', 'repo-creds', { url: 'git@gitlab.com:group', sshPrivateKey: 'SSH' }),
     secret('ssh-exact', 'repository', { url: 'ssh://git@gitlab.com/group/exact.git', sshPrivateKey: 'SSH2' }),
-  ));
+  )));
 
   it('an exact repository Secret beats any template', () => {
     expect(names(matchRepoCredentials(all, 'https://github.com/example-org/app.git', 'default'))).toBe('exact');
