@@ -125,10 +125,10 @@ export async function answerFromBundle(store: Store, runId: string, bundle: stri
 }
 
 /** Verifies a stored bundle (it must be whole before anything is read from it) and answers the run's lookups. */
-export async function verifyAndAnswer(store: Store, runId: string, bundle: string): Promise<BundleReport> {
+export async function verifyAndAnswer(store: Store, runId: string, bundle: string, onProgress?: (fraction: number) => void): Promise<BundleReport> {
   const sidecar = parseSidecar(await store.getText(`${bundle.slice(0, -'.bundle'.length)}.json`));
   const report = await withBundleFile(store, bundle, async (file) => {
-    const opened = await BundleRevisions.open(file, { label: bundle, sidecar: sidecar ?? null });
+    const opened = await BundleRevisions.open(file, { label: bundle, sidecar: sidecar ?? null, ...(onProgress ? { onProgress } : {}) });
     if (opened.revisions) {
       try {
         await answerFromBundle(store, runId, bundle, opened.revisions, sidecar?.bundleSha256 ?? '');
@@ -243,4 +243,10 @@ function judge(source: SourceCheck, state: BundleState | undefined, failed: Mirr
   });
   if (missing.length > 0) reasons.push(`deployed revision${missing.length > 1 ? 's' : ''} ${missing.map((r) => r.slice(0, 12)).join(', ')} not in the bundle`);
   return reasons.length > 0 ? verdict('not-ready', [...reasons, ...stale], commit) : verdict('ready', stale, commit);
+}
+
+/** The reasons of an Application's not-ready sources, each prefixed with the source's repo. */
+export function notReadyReasons(app: ApplicationReadiness): string[] {
+  return app.sources.filter((source) => source.verdict === 'not-ready')
+    .map((source) => `${source.repoURL}: ${(source.reasons ?? []).join('; ')}`);
 }

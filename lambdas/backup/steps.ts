@@ -10,7 +10,7 @@ import { redactSecrets } from '../shared/redact.js';
 import type { Store } from '../store/store.js';
 import { chooseCredentials, readClusterExport, resolveCredentials, type ClusterExport } from './cluster-export.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult, VerifyItem } from './events.js';
-import { applicationChecks, applicationsKey, assessReadiness, bundleKeyOf, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
+import { applicationChecks, applicationsKey, assessReadiness, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
 import { getJson, listJson, putJson, runKeys } from './run-store.js';
 
 /**
@@ -118,8 +118,8 @@ async function mirrorWith(store: Store, item: MirrorItem, options: Omit<MirrorOp
  * verify: one stored bundle against its sidecar, and, while it is open, the lookups the run's
  * Applications need of it (readiness.ts); the report is kept under the run.
  */
-export async function verifyStep(store: Store, runId: string, bundle: string): Promise<BundleReport> {
-  const report = await verifyAndAnswer(store, runId, bundle);
+export async function verifyStep(store: Store, runId: string, bundle: string, onProgress?: (fraction: number) => void): Promise<BundleReport> {
+  const report = await verifyAndAnswer(store, runId, bundle, onProgress);
   await putJson(store, runKeys.verifyResult(runId, bundle), report);
   return report;
 }
@@ -230,12 +230,6 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   };
   await putJson(store, runKeys.report(runId), report);
   return report;
-}
-
-/** The reasons of an Application's not-ready sources, each prefixed with the source's repo. */
-export function notReadyReasons(app: ApplicationReadiness): string[] {
-  return app.sources.filter((source) => source.verdict === 'not-ready')
-    .map((source) => `${source.repoURL}: ${(source.reasons ?? []).join('; ')}`);
 }
 
 async function clusterReport(store: Store, result: ExportStepResult, applications: readonly ApplicationReadiness[]): Promise<ClusterReport> {
