@@ -232,7 +232,10 @@ function judge(source: SourceCheck, state: BundleState | undefined, failed: Mirr
   const lookup = state.answers.revisions[source.targetRevision];
   const revisionName = source.targetRevision === '' ? 'HEAD' : source.targetRevision;
   let commit: string | undefined;
-  if (!lookup || 'error' in lookup) reasons.push(`targetRevision ${revisionName} does not resolve in the bundle${lookup && 'error' in lookup ? `: ${lookup.error}` : ''}`);
+  if (!lookup || 'error' in lookup) {
+    const error = lookup && 'error' in lookup ? lookup.error : 'not looked up';
+    reasons.push(error.startsWith(`${revisionName} `) ? `targetRevision ${error}` : `targetRevision ${revisionName} does not resolve in the bundle: ${error}`);
+  }
   else {
     commit = lookup.commit;
     if (source.path !== undefined && state.answers.paths[`${commit}:${source.path}`] !== true) reasons.push(`path ${source.path === '' ? '.' : source.path} does not exist at ${revisionName} (${commit.slice(0, 12)})`);

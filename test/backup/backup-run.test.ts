@@ -134,7 +134,7 @@ describe('a backup run that cannot do everything', () => {
       expect(report.result).toBe('PartiallyFailed');
       expect(report.totals).toMatchObject({ reposFailed: 0, bundlesFailedVerification: 0, applicationsNotReady: 1 });
       const app = report.readiness!.applications.find((a) => a.application === 'argocd/guestbook-staging')!;
-      expect(app).toMatchObject({ verdict: 'not-ready', sources: [{ verdict: 'not-ready', reasons: [expect.stringMatching(/^targetRevision release-2027 does not resolve in the bundle/)] }] });
+      expect(app).toMatchObject({ verdict: 'not-ready', sources: [{ verdict: 'not-ready', reasons: [expect.stringMatching(/^targetRevision release-2027 is neither a branch, a tag nor a commit id in the bundle$/)] }] });
       expect(report.problems).toEqual([expect.stringMatching(/argocd\/guestbook-staging is not restore-ready: .*release-2027/)]);
       expect(verdicts(report)['argocd/guestbook']).toBe('ready');
     } finally {
