@@ -248,9 +248,11 @@ export class BackupStack extends Stack {
     const grants: Record<BackupPurpose, PolicyStatement[]> = {
       export: [list, ...read(['argocd/']), ...write(['argocd/'])],
       plan: [list, ...read(['argocd/', 'git/', 'runs/']), ...write(['runs/'])],
-      mirror: [list, ...read(['git/']), ...write(['git/', 'runs/'])],
-      verify: [list, ...read(['git/']), ...write(['runs/'])],
-      report: [list, ...read(['runs/', 'argocd/']), ...write(['runs/'])],
+      // mirror reads the exported repository Secrets (argocd/) for the credentials its item names.
+      mirror: [list, ...read(['argocd/', 'git/']), ...write(['git/', 'runs/'])],
+      // verify and report answer the run's restore-readiness questions (runs/<id>/applications.json, runs/readiness/).
+      verify: [list, ...read(['git/', 'runs/']), ...write(['runs/'])],
+      report: [list, ...read(['runs/', 'argocd/', 'git/']), ...write(['runs/'])],
     };
     for (const [purpose, statements] of Object.entries(grants) as [BackupPurpose, PolicyStatement[]][]) {
       for (const statement of statements) f[purpose].executionRole.addToPrincipalPolicy(statement);
