@@ -91,7 +91,7 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
     emit({ step: 'mirror', url: item.url, ...(expectedBytes ? { expectedBytes } : {}) });
     const result = await mirrorStep(store, item, options.refs, (progress) => emit({ step: 'mirror', url: item.url, progress, ...(expectedBytes ? { expectedBytes } : {}) }));
     emit({ step: 'mirror', url: item.url, result });
-    if (result.status === 'mirrored' && result.bundle) {
+    if ((result.status === 'mirrored' || result.readinessOnly) && result.bundle) {
       const bundle = result.bundle;
       verifications.push(verifyLimit(async () => {
         emit({ step: 'verify', bundle });

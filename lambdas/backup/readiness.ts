@@ -142,8 +142,9 @@ export async function verifyAndAnswer(store: Store, runId: string, bundle: strin
 }
 
 /**
- * The report step's verdict for every Application of the run. Bundles whose kept answers do not cover a lookup
- * (a new targetRevision, an older bundle) are opened, and so verified, here.
+ * The report step's verdict for every Application of the run. The plan sent every bundle whose kept answers did
+ * not cover the run to the verify step; a bundle still not covered (its verify crashed, or the CLI's store changed
+ * underneath) is opened, and so verified, here.
  */
 export async function assessReadiness(store: Store, runId: string, repos: readonly MirrorResult[]): Promise<ReadinessSummary> {
   const checks = (await getJson<ApplicationCheck[]>(store, applicationsKey(runId))) ?? [];
@@ -167,6 +168,18 @@ export async function assessReadiness(store: Store, runId: string, repos: readon
     notCovered: applications.filter((app) => app.verdict === 'not-covered').length,
     applications,
   };
+}
+
+/**
+ * Whether the answers kept for a stored bundle cover what `sources` ask of it. The plan step asks this of every
+ * unchanged repo: one that is not covered goes to the verify step, which opens the bundle anyway.
+ */
+export async function readinessAnswered(store: Store, bundle: string, checks: readonly ApplicationCheck[]): Promise<boolean> {
+  const sources = sourcesOf(checks, bundle);
+  if (sources.length === 0) return true;
+  const sidecar = parseSidecar(await store.getText(`${bundle.slice(0, -'.bundle'.length)}.json`));
+  const kept = await getJson<BundleAnswers>(store, readinessKey(bundle));
+  return kept !== undefined && kept.bundleSha256 === (sidecar?.bundleSha256 ?? '') && answered(kept, sources);
 }
 
 type BundleState = { answers: BundleAnswers } | { problem: string };

@@ -10,7 +10,7 @@ import { redactSecrets } from '../shared/redact.js';
 import type { Store } from '../store/store.js';
 import { chooseCredentials, readClusterExport, resolveCredentials, type ClusterExport } from './cluster-export.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult, VerifyItem } from './events.js';
-import { applicationChecks, applicationsKey, assessReadiness, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
+import { applicationChecks, applicationsKey, assessReadiness, readinessAnswered, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
 import { getJson, listJson, putJson, runKeys } from './run-store.js';
 
 /**
@@ -40,7 +40,7 @@ export interface PlanOptions {
 }
 
 /** A repository's outcome in a run: the mirror's, plus which exported Secret (by name) it was fetched with. */
-export type RepoRunResult = MirrorResult & { credentialsFrom?: string };
+export type RepoRunResult = MirrorResult & { credentialsFrom?: string; readinessOnly?: true };
 
 /**
  * plan: every Git source of every exported cluster (and the configured extra repos), one ref
@@ -65,7 +65,8 @@ export async function planStep(store: Store, runId: string, exports: readonly Ex
     if (known) known.push(...spellings);
     else byKey.set(key, [url, ...spellings]);
   }
-  await putJson(store, applicationsKey(runId), applicationChecks(clusters));
+  const checks = applicationChecks(clusters);
+  await putJson(store, applicationsKey(runId), checks);
   const limit = pLimit(options.concurrency ?? 16);
   const planned = await Promise.all([...byKey.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)).map((spellings) => limit(async () => {
     const url = spellings[0]!;
@@ -75,15 +76,20 @@ export async function planStep(store: Store, runId: string, exports: readonly Ex
       : { url, status: 'failed' as const, error: `${url}: only http(s) repositories can be mirrored so far` };
     return { result, credentials };
   })));
-  const items: MirrorItem[] = planned.filter(({ result }) => result.status === 'changed')
-    .map(({ result, credentials }) => ({ runId, url: result.url, ...(credentials ? { credentials } : {}) }));
+  const items: MirrorItem[] = [];
+  for (const { result, credentials } of planned) {
+    const item: MirrorItem = { runId, url: result.url, ...(credentials ? { credentials } : {}) };
+    if (result.status === 'changed') items.push(item);
+    else if (result.status === 'unchanged' && result.bundle && !(await readinessAnswered(store, result.bundle, checks))) items.push({ ...item, readinessOnly: true });
+  }
   const results = planned.map(({ result }) => result);
   await putJson(options.itemsStore ?? store, runKeys.planItems(runId), items);
   await putJson(store, runKeys.planResults(runId), results.filter((result) => result.status !== 'changed'));
   return {
     runId,
     itemsKey: runKeys.planItems(runId),
-    changed: items.length,
+    items: items.length,
+    changed: items.filter((item) => !item.readinessOnly).length,
     unchanged: results.filter((result) => result.status === 'unchanged' || result.status === 'empty').length,
     failed: results.filter((result) => result.status === 'failed').length,
   };
@@ -95,11 +101,17 @@ export async function sweepPlanStep(store: Store, runId: string, itemsStore: Sto
   for await (const key of store.list('git/')) if (key.endsWith('.bundle')) items.push({ runId, bundle: key });
   items.sort((a, b) => a.bundle.localeCompare(b.bundle));
   await putJson(itemsStore, runKeys.planItems(runId), items);
-  return { runId, itemsKey: runKeys.planItems(runId), changed: items.length, unchanged: 0, failed: 0 };
+  return { runId, itemsKey: runKeys.planItems(runId), items: items.length, changed: items.length, unchanged: 0, failed: 0 };
 }
 
 /** mirror: one repo, with the credentials its item names; its result is kept under the run for the report. */
 export async function mirrorStep(store: Store, item: MirrorItem, extraRefPatterns?: readonly string[], onProgress?: (progress: MirrorProgress) => void): Promise<RepoRunResult> {
+  // Nothing to fetch: the plan found the repo unchanged and only wants its bundle opened by verify. Its result is
+  // the plan's, already kept.
+  if (item.readinessOnly) {
+    const bundle = bundleKeyOf(item.url);
+    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle } : {}), readinessOnly: true };
+  }
   const result = await mirrorWith(store, item, { ...(extraRefPatterns ? { extraRefPatterns } : {}), ...(onProgress ? { onProgress } : {}) });
   await putJson(store, runKeys.repoResult(item.runId, item.url), result);
   return result;
@@ -181,7 +193,7 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   const items = (await getJson<MirrorItem[]>(itemsStore, runKeys.planItems(runId))) ?? [];
   const reported = new Set(mirrored.map((result) => result.url));
   for (const item of items) {
-    if (!reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
+    if (!item.readinessOnly && !reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
   }
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
   const verdicts = new Map(verified.map((report) => [report.bundle, report.ok]));

@@ -59,7 +59,8 @@ async function runBackup(runId: string): Promise<{ report: RunReport; plan: Plan
     const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
     for (const item of items) {
       const mirrored = await mirrorHandler(item, context) as MirrorResult;
-      if (mirrored.status === 'mirrored') await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
+      // The Mirrored? choice: a new bundle, or an unchanged one the plan wants opened for readiness.
+      if (mirrored.status === 'mirrored' || (mirrored as { readinessOnly?: true }).readinessOnly) await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
     }
     await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
     const report = JSON.parse((await vault().getText(`runs/${runId}.json`))!) as RunReport;
@@ -139,6 +140,30 @@ describe('a backup run through the Lambda handlers', () => {
       expect(third.report).toMatchObject({ result: 'Succeeded', totals: { reposMirrored: 1, bundlesVerified: 1 } });
       expect(third.report.readiness).toMatchObject({ ready: 1, notReady: 0 });
     } finally {
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it('sends an unchanged repo to verify when an Application now asks it something new, without fetching it', async () => {
+    process.env.EXTRA_REPOS = '[]';
+    const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+    const app = kube.get(ref)!;
+    try {
+      // The repo's refs are as the last run left them; only the Application moved to the tag v1.0.
+      kube.put({ ...app, spec: { ...(app.spec as object), source: { repoURL: `${git.url}/org/guestbook.git`, path: 'apps/guestbook', targetRevision: 'v1.0' } } });
+      const { report, plan } = await runBackup('run-new-revision');
+      expect(plan).toMatchObject({ items: 1, changed: 0, unchanged: 1 });
+      const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
+      expect(items).toEqual([expect.objectContaining({ readinessOnly: true })]);
+      expect(report.totals).toMatchObject({ reposMirrored: 0, reposUnchanged: 1, reposFailed: 0, bundlesVerified: 1 });
+      expect(report.repos).toEqual([expect.objectContaining({ status: 'unchanged' })]);
+      expect(report.readiness?.applications).toEqual([expect.objectContaining({ verdict: 'ready', sources: [expect.objectContaining({ targetRevision: 'v1.0' })] })]);
+      // The next run finds the answers kept: nothing to open.
+      const again = await runBackup('run-new-revision-2');
+      expect(again.plan).toMatchObject({ items: 0, changed: 0 });
+      expect(again.report.result).toBe('Succeeded');
+    } finally {
+      kube.put(app);
       process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
     }
   });
