@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommand } from '../cli/backup-command.js';
 import { registerExportCommand } from '../cli/export-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
 import { UsageError } from '../cli/usage-error.js';
@@ -11,6 +12,7 @@ const program = new Command('argocd-dr')
   .version(TOOL_VERSION)
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
+registerBackupCommand(program);
 registerExportCommand(program);
 registerMirrorCommand(program);
 registerVerifyCommand(program);

@@ -1,3 +1,5 @@
+import type { CredentialsRef } from './cluster-export.js';
+
 /**
  * What the backup run's steps pass each other (Step Functions payloads). Kept small: lists that
  * can grow with the number of repositories travel through the store, not the payload.
@@ -46,6 +48,8 @@ export interface PlanStepResult extends RunContext {
 export interface MirrorItem {
   runId: string;
   url: string;
+  /** Which exported Secret to fetch it with: named, never the values (items are plain files in S3). */
+  credentials?: CredentialsRef;
 }
 
 /** verify step: one bundle (also the weekly sweep's item). */
