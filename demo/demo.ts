@@ -83,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await checkPrerequisites();
   const storeDir = await prepareDemoStore(options.storeDir);
   const emit = options.onEvent ?? (() => undefined);
-  const dataDir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'argocd-dr-demo-')));
+  const dataDir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'argocd-dr-demo-servers-')));
   let env: DemoEnvironment | undefined;
   const abort = () => void env?.stop();
   options.signal?.addEventListener('abort', abort);
