@@ -24,9 +24,9 @@ describe('argocd-dr backup', () => {
     const store = await tempDir('backup-cli-store');
     const result = await argocdDr(['backup', '--kubeconfig', env.kubeconfig, '--store', store]);
     expect(result.stderr).toMatch(new RegExp(`^export  ${env.context}: written$`, 'm'));
-    expect(result.stderr).toMatch(/^plan    4 changed, 0 unchanged, 0 failed$/m);
+    expect(result.stderr).toMatch(/^plan {4}4 changed, 0 unchanged, 0 failed$/m);
     expect(result.stderr).toMatch(new RegExp(`^mirror  ${env.repoUrls.billing}: mirrored \\d`, 'm'));
-    expect(result.stderr).toMatch(/^verify  git\/.*billing\.bundle: ok \(\d+ objects/m);
+    expect(result.stderr).toMatch(/^verify {2}git\/.*billing\.bundle: ok \(\d+ objects/m);
     expect(result.stdout).toMatch(/^CLUSTER\s+EXPORT\s+ARGO CD\s+APPS\s+READY\s+NOT READY\s+NOT COVERED/m);
     expect(result.stdout).toMatch(new RegExp(`^mirrored\\s+${env.repoUrls.billing}\\s+\\S+ \\S+\\s+ok\\s+billing-repo$`, 'm'));
     expect(result.stdout).toMatch(/^Not covered .*\n {2}argocd-demo argocd\/argo-workflows: https:\/\/argoproj\.github\.io\/argo-helm$/m);
