@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerBackupCommand } from '../cli/backup-command.js';
+import { registerDemoCommand } from '../cli/demo-command.js';
 import { registerExportCommand } from '../cli/export-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
 import { UsageError } from '../cli/usage-error.js';
@@ -13,6 +14,7 @@ const program = new Command('argocd-dr')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 registerBackupCommand(program);
+registerDemoCommand(program);
 registerExportCommand(program);
 registerMirrorCommand(program);
 registerVerifyCommand(program);

@@ -342,8 +342,9 @@ let cachedCrds: KubeObject[] | undefined;
 /** The repository (or installed package) root: the first directory up with a package.json. */
 export function repositoryRoot(): string {
   let dir = import.meta.dirname;
-  // Works from demo/ and from dist/demo/ alike: the first package.json up is the repository's.
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  // tsc copies package.json into dist/ (the version is imported from it): from dist/demo/ the root is one further up.
+  if (path.basename(dir) === 'dist' && existsSync(path.join(path.dirname(dir), 'package.json'))) dir = path.dirname(dir);
   return dir;
 }
 

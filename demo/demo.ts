@@ -7,7 +7,7 @@ import { verifyStore } from '../lambdas/git/verify/verify-store.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { ARGOCD_VERSION } from './argocd-installation.js';
 import { damageBundle, type BundleDamage } from './damage.js';
-import { startDemoEnvironment, type DemoEnvironment } from './environment.js';
+import { checkPrerequisites, startDemoEnvironment, type DemoEnvironment } from './environment.js';
 
 /**
  * `argocd-dr demo`: the real backup, end to end, on any machine. Starts the demo environment
@@ -79,9 +79,11 @@ export class DemoStoreError extends Error {}
 export class DemoAbortedError extends Error {}
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  // Before anything is written: a machine without git or openssl gets told so, and nothing else happens.
+  await checkPrerequisites();
   const storeDir = await prepareDemoStore(options.storeDir);
   const emit = options.onEvent ?? (() => undefined);
-  const dataDir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'argocd-dr-demo-')));
+  const dataDir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'argocd-dr-demo-servers-')));
   let env: DemoEnvironment | undefined;
   const abort = () => void env?.stop();
   options.signal?.addEventListener('abort', abort);

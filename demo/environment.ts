@@ -166,8 +166,8 @@ async function readerRbac(namespace: string): Promise<KubeObject[]> {
   });
 }
 
-/** git (with http-backend) serves the repositories and openssl makes the cluster's certificates. */
-async function checkPrerequisites(): Promise<void> {
+/** git (with http-backend) serves the repositories and openssl makes the cluster's certificates: throws DemoPrerequisiteError naming what is missing. */
+export async function checkPrerequisites(): Promise<void> {
   let execPath: string;
   try {
     execPath = (await run('git', ['--exec-path'])).stdout.trim();

@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, test } from 'vitest';
 import {
   ARGOCD_CONFIGMAPS, ARGOCD_IMAGE, ARGOCD_SECRETS, LABELLED_CONFIGMAP, PLANTED_SECRETS, STRAY_NAMESPACE, UNRELATED_CONFIGMAPS, UNRELATED_SECRETS,
-  argocdCrds, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes,
+  argocdCrds, demoInstallation, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes, sha,
 } from '../../demo/argocd-installation.js';
 import type { KubeObject } from '../../demo/kube/kube-object.js';
 
@@ -37,7 +37,13 @@ describe('argocd-installation fixtures', () => {
 
   test('every Argo CD object validates against its CRD schema, with undeclared fields refused', () => {
     const validate = validators();
-    const objects = [...full, ...minimalInstallation(), ...manyApplications(30, 4), ...fullInstallation({ extraApps: 5, projects: 2 })];
+    const demo = demoInstallation({
+      gitBaseUrl: 'http://127.0.0.1:8080',
+      repoUrls: { guestbook: 'http://127.0.0.1:8080/apps/guestbook.git', billing: 'http://127.0.0.1:8080/payments/billing.git', values: 'http://127.0.0.1:8080/payments/values.git', clusterAddons: 'http://127.0.0.1:8080/platform/cluster-addons.git' },
+      commitOf: (repo, ref) => sha(`${repo}@${ref}`),
+      credentials: { username: 'argocd', password: 'demo' },
+    });
+    const objects = [...full, ...minimalInstallation(), ...manyApplications(30, 4), ...fullInstallation({ extraApps: 5, projects: 2 }), ...demo];
     let checked = 0;
     for (const object of objects) {
       const check = validate.get(object.kind);

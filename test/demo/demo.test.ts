@@ -46,9 +46,12 @@ describe('damageBundle', () => {
     const report = await verifyStoredBundle(store, mirrored.bundle!);
     expect(report.ok).toBe(false);
     expect(report.errors.length).toBeGreaterThan(0);
-    // Real git is the oracle: it refuses the damaged bundle too.
-    const refused = await git(['bundle', 'verify', file], { cwd: dir }).then(() => undefined, (e: unknown) => e);
-    expect(refused).toBeInstanceOf(GitError);
+    // Real git is the oracle: it clones the original and refuses the damaged bundle.
+    const clone = async (bundle: string) => git(['clone', '-q', '--mirror', bundle, path.join(await tempDir('damage-clone'), 'c.git')]).then(() => undefined, (e: unknown) => e);
+    const originalFile = path.join(await tempDir('damage-original'), 'original.bundle');
+    await writeFile(originalFile, original);
+    expect(await clone(originalFile)).toBeUndefined();
+    expect(await clone(file)).toBeInstanceOf(GitError);
   });
 
   it('names the key when there is nothing to damage', async () => {
