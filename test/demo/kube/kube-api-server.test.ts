@@ -524,7 +524,7 @@ describe('smaller servers', () => {
       expect(marked.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io']);
       // Writes do not take the delete back.
       const applied = await objects.patch({ ...header, spec: marked.spec }, undefined, undefined, 'argocd-dr', true, PatchStrategy.ServerSideApply) as KubeObject;
-      expect(applied.metadata.deletionTimestamp).toBe(marked.metadata.deletionTimestamp);
+      expect(new Date(applied.metadata.deletionTimestamp as string).getTime()).toBe(new Date(marked.metadata.deletionTimestamp as string).getTime());
       expect(server.get(ref)).toBeDefined();
 
       const patched = await objects.patch({ ...header, metadata: { ...header.metadata, finalizers: null } } as unknown as KubeObject, undefined, undefined, 'argocd-dr', undefined, PatchStrategy.MergePatch) as KubeObject;
