@@ -324,8 +324,16 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const missing = checkNamespace(type, namespace);
     if (missing) return statusReply(missing);
     const existing = store.get(type.group, type.kind, namespace, name);
-    // The applier's fields replace the stored ones; fields it does not send (e.g. status) stay, server metadata stays.
-    const metadata = { ...(existing?.metadata ?? {}), name, labels: object.metadata.labels, annotations: object.metadata.annotations, finalizers: object.metadata.finalizers };
+    // The applier's fields replace the stored ones; fields it does not send (e.g. status, or finalizers
+    // another manager set) stay, as they would when owned by someone else; server metadata stays.
+    const kept = existing?.metadata;
+    const metadata = {
+      ...(kept ?? {}),
+      name,
+      labels: object.metadata.labels ?? kept?.labels,
+      annotations: object.metadata.annotations ?? kept?.annotations,
+      finalizers: object.metadata.finalizers ?? kept?.finalizers,
+    };
     if (namespace) metadata.namespace = namespace;
     const { metadata: _sent, ...fields } = object;
     const merged = { ...(existing ?? {}), ...fields, metadata } as KubeObject;
