@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerExportCommand } from '../cli/export-command.js';
+import { registerHistoryCommand } from '../cli/history-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
+import { registerRestoreCommand } from '../cli/restore-command.js';
 import { UsageError } from '../cli/usage-error.js';
 import { registerVerifyCommand } from '../cli/verify-command.js';
 import { TOOL_VERSION } from '../lambdas/shared/version.js';
@@ -12,7 +14,9 @@ const program = new Command('argocd-dr')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 registerExportCommand(program);
+registerHistoryCommand(program);
 registerMirrorCommand(program);
+registerRestoreCommand(program);
 registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();
 
