@@ -307,16 +307,29 @@ function parseStatus(body: unknown): { message?: string } {
   }
 }
 
-/** Every value of a Secret, decoded and as stored: kept out of every message. */
+// Fields of Argo CD's Secrets that name things rather than grant access: they may show in messages.
+const PUBLIC_SECRET_FIELDS = new Set(['type', 'url', 'name', 'project', 'username', 'server', 'namespaces', 'enableOCI', 'githubAppID', 'githubAppInstallationID', 'insecure', 'enableLfs', 'proxy', 'noProxy', 'tls.crt', 'admin.passwordMtime']);
+
+/** The confidential values of a Secret (decoded, as stored, and the strings inside JSON ones): kept out of every message. */
 function secretStrings(secret: KubeObject): string[] {
   const values: string[] = [];
   for (const [field, encoded] of [['data', true], ['stringData', false]] as const) {
-    for (const value of Object.values((secret[field] ?? {}) as Record<string, string>)) {
-      values.push(value);
-      if (encoded) values.push(Buffer.from(value, 'base64').toString('utf8'));
+    for (const [key, value] of Object.entries((secret[field] ?? {}) as Record<string, string>)) {
+      if (PUBLIC_SECRET_FIELDS.has(key)) continue;
+      const plain = encoded ? Buffer.from(value, 'base64').toString('utf8') : value;
+      values.push(value, plain);
+      try {
+        // A cluster's config is JSON around a bearer token or keys.
+        JSON.stringify(JSON.parse(plain), (_key, leaf: unknown) => {
+          if (typeof leaf === 'string' && leaf.length >= 8) values.push(leaf);
+          return leaf;
+        });
+      } catch {
+        // Not JSON: the value itself is enough.
+      }
     }
   }
-  return values;
+  return values.filter((value) => value.length >= 6);
 }
 
 function json(object: unknown): KubeObject {

@@ -29,12 +29,12 @@ const REPO_SECRET_TYPES = new Set(['repository', 'repo-creds', 'repo-write', 're
 const SECRET_TYPE = 'argocd.argoproj.io/secret-type';
 
 /**
- * Rewrites repository URLs (every `repoURL` in Applications and ApplicationSets, generators and
- * templates included; AppProject sourceRepos; the url of repository and repo-creds Secrets) and
+ * Rewrites repository URLs (every `repoURL` in Applications and ApplicationSets, templates
+ * included, and any URL under a mapping in ApplicationSet generators; AppProject sourceRepos; the url of repository and repo-creds Secrets) and
  * destination servers (Application and ApplicationSet destinations, AppProject destinations, the
- * server of cluster Secrets). Returns new objects; the input is not changed.
+ * server of cluster Secrets; a server in ApplicationSet generators). Returns new objects; the input is not changed.
  */
-export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly Mapping[], clusterMaps: readonly Mapping[]): { objects: KubeObject[]; changes: RemapChange[]; unused: string[] } {
+export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly Mapping[], clusterMaps: readonly Mapping[], argoNamespace = 'argocd'): { objects: KubeObject[]; changes: RemapChange[]; unused: string[] } {
   const changes: RemapChange[] = [];
   const used = new Set<Mapping>();
   const repo = (value: string, where: string, field: string): string => rewrite(value, repoMaps, mapRepoUrl, where, field);
@@ -54,16 +54,18 @@ export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly 
   const result = objects.map((original) => {
     if (repoMaps.length === 0 && clusterMaps.length === 0) return original;
     const object = structuredClone(original);
-    const where = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name}`;
+    const where = `${object.kind} ${object.metadata?.namespace ?? argoNamespace}/${object.metadata?.name}`;
     switch (object.kind) {
       case 'Application':
       case 'ApplicationSet':
         walk(object.spec, 'spec', (parent, key, path) => {
           const value = parent[key];
           if (typeof value !== 'string') return;
-          if (key === 'repoURL') parent[key] = repo(value, where, path);
-          // A destination names its cluster by server URL (or by name, which needs no rewrite).
-          if (key === 'server' && /\.destination\.server$/.test(path)) parent[key] = cluster(value, where, path);
+          // Generators also carry repositories as parameters (a list element's url that a template uses as its repoURL).
+          if (key === 'repoURL' || path.startsWith('spec.generators')) parent[key] = repo(value, where, path);
+          // A destination names its cluster by server URL (or by name, which needs no rewrite); generators carry
+          // them as parameters too (a list element's url that the template uses as its server).
+          if ((key === 'server' && /\.destination\.server$/.test(path)) || path.startsWith('spec.generators')) parent[key] = cluster(parent[key] as string, where, path);
         });
         break;
       case 'AppProject': {

@@ -35,7 +35,7 @@ export async function restoreFromStore(store: Store, access: KubeAccess, request
   const cluster = await resolveCluster(store, request.cluster);
   const backup = await selectBackup(store, cluster, request.when ?? {});
   const { manifest } = backup;
-  const remapped = remapObjects(backup.documents, request.repoMaps ?? [], request.clusterMaps ?? []);
+  const remapped = remapObjects(backup.documents, request.repoMaps ?? [], request.clusterMaps ?? [], request.namespace);
   if (remapped.unused.length > 0) {
     throw new RestoreRefusedError(`${remapped.unused.join(', ')} matched nothing in the backup of ${cluster}; check the URL (as the Applications spell it); nothing was applied`);
   }
