@@ -156,7 +156,7 @@ describe('restore safety', () => {
     expect(result.stdout).toContain('create Namespace team-a');
     expect(result.stdout).toContain('create Application argocd/guestbook\n===================================================================\n--- /dev/null\n+++ backup/Application argocd/guestbook');
     expect(result.stdout).toContain('unchanged AppProject argocd/default');
-    expect(result.stdout).toMatch(/update Secret argocd\/private-repo\n[^]*-  password: "\*\*\* \(live\)"\n\+  password: "\*\*\* \(backup\)"/);
+    expect(result.stdout).toMatch(/update Secret argocd\/private-repo\n[^]*- {2}password: "\*\*\* \(live\)"\n\+ {2}password: "\*\*\* \(backup\)"/);
     expect(result.stdout).toContain('  username: "***"');
     expect(result.stdout).toMatch(/dry run: \d+ to create, \d+ to update, 1 unchanged, 0 to delete; nothing was changed/);
     expect(result.stdout).not.toContain('live-password-0000');
