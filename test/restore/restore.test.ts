@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshInstallation, fullInstallation, leakedSecrets } from '../../demo/argocd-installation.js';
 import { removeTempDirs, tempDir } from '../../demo/git.js';
 import type { KubeObject } from '../../demo/kube/kube-api-server.js';
+import { kubeconfigAccess } from '../../lambdas/argocd/kube-access.js';
+import { applyExport } from '../../lambdas/restore/apply.js';
 import { argocdDr } from '../support/cli.js';
 import { crdValidators } from '../support/crd-schema.js';
 import { ARGO, documentsOf, exportCluster, exportText, startCluster, writes, type Cluster } from './restore-env.js';
@@ -238,5 +240,31 @@ describe('restore --pause-sync', () => {
       expect(result.stdout).toContain(`  kubectl --kubeconfig ${target.kubeconfig} -n ${app.metadata.namespace} patch applications.argoproj.io ${app.metadata.name} --type merge -p '{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}'`);
     }
     expect(result.stdout).toMatch(/paused automated sync of \d+ Application\(s\)\/ApplicationSet\(s\); when ready, turn it back on with:/);
+  });
+
+  it('pauses automated sync in ApplicationSet templates too, since the controller would regenerate paused Applications', async () => {
+    const target = await cluster(freshInstallation());
+    const appSet: KubeObject = {
+      apiVersion: ARGO, kind: 'ApplicationSet', metadata: { name: 'fleet' },
+      spec: {
+        generators: [{ list: { elements: [{ name: 'one' }] } }],
+        template: {
+          metadata: { name: '{{.name}}' },
+          spec: {
+            project: 'default', source: { repoURL: 'https://github.com/example-org/fleet.git', path: '{{.name}}', targetRevision: 'HEAD' },
+            destination: { server: 'https://kubernetes.default.svc', namespace: '{{.name}}' }, syncPolicy: { automated: { prune: true } },
+          },
+        },
+      },
+    };
+    const result = await applyExport(kubeconfigAccess(target.kubeconfig), [appSet], { namespace: 'argocd', pauseSync: true, secretsIncluded: true, kubectlArgs: ['--context', 'dr cluster'] });
+    expect(result.paused).toEqual([{
+      kind: 'ApplicationSet', namespace: 'argocd', name: 'fleet',
+      resume: `kubectl --context 'dr cluster' -n argocd patch applicationsets.argoproj.io fleet --type merge -p '{"spec":{"template":{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}}}'`,
+    }]);
+    const stored = target.server.get({ apiVersion: ARGO, kind: 'ApplicationSet', namespace: 'argocd', name: 'fleet' })!;
+    expect((stored.spec as { template: { spec: { syncPolicy: unknown } } }).template.spec.syncPolicy).toEqual({ automated: { prune: true, enabled: false } });
+    const check = crdValidators().get('ApplicationSet')!;
+    expect(check({ ...stored, metadata: { name: 'fleet', namespace: 'argocd' } } as unknown) ? [] : check.errors).toEqual([]);
   });
 });
