@@ -4,6 +4,7 @@ import { cleanObject, type KubeObject } from '../argocd/clean.js';
 import { exportArgoCd } from '../argocd/export.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { explainKubeError } from '../argocd/kube-errors.js';
+import { namespaceMatcher } from '../argocd/namespaces.js';
 import { redactSecrets } from '../shared/redact.js';
 import { canonicalYaml, objectDiff } from './object-diff.js';
 
@@ -93,6 +94,7 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
     throw new RestoreRefusedError(`cannot read Argo CD's current state in ${access.server}: ${message(error)}; nothing was applied`);
   }
   const liveByKey = new Map(live.map((object) => [keyOf(object, argoNamespace), json(object)]));
+  const listed = listedBy(live, argoNamespace);
 
   const kube = await access.kubeConfig();
   const objects = KubernetesObjectApi.makeApiClient(kube);
@@ -113,8 +115,9 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
   for (const object of desired) {
     const label = labelOf(object, argoNamespace);
     let current = liveByKey.get(keyOf(object, argoNamespace));
-    // Not among what Argo CD watches today (e.g. a namespace the restored settings add): ask for it by name.
-    if (!current && !missingNamespaces.includes(object.metadata?.namespace ?? argoNamespace)) current = await readLive(objects, object, argoNamespace, access);
+    // Not in the listing, which covers only what Argo CD watches today (and labelled ConfigMaps and Secrets): ask by name.
+    const namespace = object.metadata?.namespace ?? argoNamespace;
+    if (!current && !missingNamespaces.includes(namespace) && !listed(object.kind!, namespace)) current = await readLive(objects, object, argoNamespace, access);
     const action: Action = !current ? 'create' : canonicalYaml(current) === canonicalYaml(object) ? 'unchanged' : 'update';
     const outcome: ObjectOutcome = { kind: object.kind!, namespace: object.metadata?.namespace ?? argoNamespace, name: object.metadata!.name!, action };
     if (options.dryRun && action !== 'unchanged') outcome.diff = objectDiff(label, current, object);
@@ -199,6 +202,18 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
     }
   }
   return result;
+}
+
+/** Whether the live listing (an export of the target) holds every object of this kind in this namespace. */
+function listedBy(live: KubeObject[], argoNamespace: string): (kind: string, namespace: string) => boolean {
+  const params = (live.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'argocd-cmd-params-cm')?.data ?? {}) as Record<string, string>;
+  const apps = namespaceMatcher(params['application.namespaces']);
+  const appSets = namespaceMatcher(params['applicationsetcontroller.namespaces']);
+  return (kind, namespace) => {
+    if (kind === 'ConfigMap' || kind === 'Secret') return false;
+    if (namespace === argoNamespace) return true;
+    return kind === 'Application' ? apps(namespace) : kind === 'ApplicationSet' ? appSets(namespace) : false;
+  };
 }
 
 /** `Kind namespace/name`, the way messages and the report name an object. */

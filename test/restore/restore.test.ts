@@ -49,6 +49,8 @@ describe('restore round trip', () => {
     expect(result.stdout).toContain('updated ConfigMap argocd/argocd-cm');
     expect(result.stdout).toContain('unchanged AppProject argocd/default');
     expect(leakedSecrets(output(result))).toEqual([]);
+    // Argo CD's objects are read by listing, not one GET each (10,000 Applications would be 10,000 requests).
+    expect(target.server.requests.filter((r) => r.method === 'GET' && /\/namespaces\/argocd\/applications\/[^/]+$/.test(r.path))).toEqual([]);
 
     const exportB = await tempDir('restore-b');
     await exportCluster(target, exportB);
