@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   ARGOCD_CONFIGMAPS, ARGOCD_IMAGE, ARGOCD_SECRETS, LABELLED_CONFIGMAP, PLANTED_SECRETS, STRAY_NAMESPACE, UNRELATED_CONFIGMAPS, UNRELATED_SECRETS,
-  argocdCrds, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes,
+  fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes,
 } from '../../demo/argocd-installation.js';
 import type { KubeObject } from '../../demo/kube/kube-object.js';
 import { crdValidators as validators } from '../support/crd-schema.js';
