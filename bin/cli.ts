@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { registerBackupCommand } from '../cli/backup-command.js';
 import { registerDemoCommand } from '../cli/demo-command.js';
 import { registerExportCommand } from '../cli/export-command.js';
+import { registerHistoryCommand } from '../cli/history-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
+import { registerRestoreCommand } from '../cli/restore-command.js';
 import { UsageError } from '../cli/usage-error.js';
 import { registerVerifyCommand } from '../cli/verify-command.js';
 import { TOOL_VERSION } from '../lambdas/shared/version.js';
@@ -16,7 +18,9 @@ const program = new Command('argocd-dr')
 registerBackupCommand(program);
 registerDemoCommand(program);
 registerExportCommand(program);
+registerHistoryCommand(program);
 registerMirrorCommand(program);
+registerRestoreCommand(program);
 registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();
 

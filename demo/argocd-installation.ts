@@ -280,6 +280,23 @@ export function demoInstallation(options: DemoInstallationOptions): KubeObject[]
   ];
 }
 
+/**
+ * Argo CD as `kubectl apply -f install.yaml` leaves it, before anyone configures it: the target of a
+ * restore. Its argocd-secret has only the server key argocd-server generates at first start.
+ */
+export function freshInstallation(options: { namespace?: string } = {}): KubeObject[] {
+  const ns = options.namespace ?? 'argocd';
+  return [
+    namespace(ns),
+    ...argocdCrds(),
+    argocdDeployment(ns, 'argocd-server', 'server'),
+    argocdCm(ns, false),
+    argocdRbacCm(ns, false),
+    secret(ns, 'argocd-secret', { 'app.kubernetes.io/name': 'argocd-secret', ...PART_OF }, { 'server.secretkey': 'fresh-install-generated-key' }),
+    defaultProject(ns),
+  ];
+}
+
 /** `projects` AppProjects (project-000, ...) and `count` Applications (app-00000, ...) spread over them, for scale tests; no namespace or CRDs. */
 export function manyApplications(count: number, projects: number, options: { namespace?: string } = {}): KubeObject[] {
   const ns = options.namespace ?? 'argocd';
