@@ -188,10 +188,17 @@ function send(
   const tls = tlsOptionsFor(url, options);
   const proxy = url.protocol === 'http:' ? proxyFor(url, options.credentials) : undefined;
   return new Promise((resolve, reject) => {
-    const request = proxy
-      // A plain-http proxy takes the absolute URL as the request target.
-      ? http.request({ host: proxy.hostname, port: proxy.port || 80, path: url.href, method, headers: { ...headers, Host: url.host, ...proxyAuthorization(proxy) } })
-      : client.request(url, { method, headers, ...tls });
+    let request: http.ClientRequest;
+    try {
+      request = proxy
+        // A plain-http proxy takes the absolute URL as the request target.
+        ? http.request({ host: proxy.hostname, port: proxy.port || 80, path: url.href, method, headers: { ...headers, Host: url.host, ...proxyAuthorization(proxy) } })
+        : client.request(url, { method, headers, ...tls });
+    } catch (error) {
+      // A certificate or key that does not parse fails before any connection.
+      reject(describeNetworkError(error, repo, options.credentials));
+      return;
+    }
     let response: IncomingMessage | undefined;
     // The socket timeout covers connecting, waiting for headers and every pause mid-body.
     request.setTimeout(options.idleTimeoutMs, () => {
@@ -283,15 +290,22 @@ export function describeNetworkError(error: unknown, repo: RepoUrl, credentials?
       return new GitHttpError(`${repo.display}: host ${repo.host} could not be resolved; check the URL and DNS`);
     case 'ECONNRESET':
     case 'EPIPE':
+      if (credentials?.tlsClientCertData && repo.base.startsWith('https:')) {
+        // TLS 1.3 servers check a client certificate after the client thinks the handshake is done.
+        return new GitHttpError(`${repo.display}: the connection was closed by the server; it may have refused the client certificate — check tlsClientCertData / tlsClientCertKey and that the server trusts their CA`);
+      }
       return new GitHttpError(`${repo.display}: the connection was closed by the server mid-transfer; retry, and check the server or proxy logs if it repeats`);
     default:
       if (message === 'aborted') {
         return new GitHttpError(`${repo.display}: the connection was closed by the server mid-transfer; retry, and check the server or proxy logs if it repeats`);
       }
-      if (/certificate required|handshake failure|bad certificate|unknown ca|PEM|key values mismatch/i.test(message) && !/verify|self[- ]signed|issuer/i.test(message)) {
+      if (/key values mismatch|PEM|ASN1|no start line/i.test(message) && credentials?.tlsClientCertData) {
+        return new GitHttpError(`${repo.display}: the TLS client certificate and key do not belong together or do not parse (${safe(message, credentials)}); check tlsClientCertData / tlsClientCertKey`);
+      }
+      if (/certificate required|handshake failure|bad certificate|unknown ca/i.test(message) && !/verify|self[- ]signed|issuer/i.test(message)) {
         return new GitHttpError(credentials?.tlsClientCertData
-          ? `${repo.display}: TLS failure talking to ${repo.host}: the server refused the client certificate, or the certificate and key do not belong together (${safe(message, credentials)}); check tlsClientCertData / tlsClientCertKey`
-          : `${repo.display}: TLS failure talking to ${repo.host}: the server asks for a client certificate (${safe(message, credentials)}); set tlsClientCertData and tlsClientCertKey on the repository (--client-cert/--client-key)`);
+          ? `${repo.display}: TLS failure talking to ${repo.host}: the server refused the client certificate (${alertOf(message)}); check tlsClientCertData / tlsClientCertKey and that the server trusts their CA`
+          : `${repo.display}: TLS failure talking to ${repo.host}: the server asks for a client certificate (${alertOf(message)}); set tlsClientCertData and tlsClientCertKey on the repository (--client-cert/--client-key)`);
       }
       if (/unable to (get|verify)|self[- ]signed|certificate|issuer/i.test(message) && !/alert/i.test(message)) {
         return new GitHttpError(`${repo.display}: TLS failure talking to ${repo.host}: ${safe(message, credentials)}; add the CA that signed the server's certificate to argocd-tls-certs-cm under the host name ${hostnameOf(repo)} (--ca-cert), or set insecure on the repository if you accept an unverified server`);
@@ -303,6 +317,11 @@ export function describeNetworkError(error: unknown, repo: RepoUrl, credentials?
 
 function safe(message: string, credentials: GitCredentials | undefined): string {
   return redactSecrets(redactUserInfo(message), credentialSecrets(credentials));
+}
+
+/** OpenSSL's reason ("tlsv13 alert certificate required") without its source-file noise. */
+function alertOf(message: string): string {
+  return /(tlsv1\d? alert [a-z ]+|sslv3 alert [a-z ]+)/i.exec(message)?.[1] ?? message.split(':').slice(-1)[0]!.trim();
 }
 
 function hostnameOf(repo: RepoUrl): string {
