@@ -38,6 +38,8 @@ export function openSshConnection(repo: RepoUrl, options: SshTransportOptions): 
   let client: Client | undefined;
   let reader: PktLineReader | undefined;
   let channel: ClientChannel | undefined;
+  // The idle timer outlives a conversation that ends before the server does (v2 waits for more commands).
+  const idle = { stop: () => undefined as void };
 
   return {
     repo,
@@ -46,7 +48,7 @@ export function openSshConnection(repo: RepoUrl, options: SshTransportOptions): 
       client = new Client();
       await connect(client, location, options, fail);
       channel = await exec(client, `git-upload-pack ${shellQuote(location.path)}`, fail);
-      reader = new PktLineReader(channelOutput(channel, options.idleTimeoutMs, fail));
+      reader = new PktLineReader(channelOutput(channel, options.idleTimeoutMs, fail, idle));
       return reader;
     },
     async request(body) {
@@ -62,6 +64,7 @@ export function openSshConnection(repo: RepoUrl, options: SshTransportOptions): 
       return fail(`the SSH connection failed mid-transfer: ${message}; retry, and check the server if it repeats`, 'closed');
     },
     async close() {
+      idle.stop();
       channel?.destroy();
       client?.end();
       client = undefined;
@@ -159,6 +162,7 @@ async function* channelOutput(
   channel: ClientChannel,
   idleTimeoutMs: number,
   fail: (message: string, failure: SshFailure) => SshTransportError,
+  idle: { stop: () => void },
 ): AsyncGenerator<Buffer> {
   let stderr = '';
   let exitCode: number | undefined;
@@ -178,6 +182,7 @@ async function* channelOutput(
       channel.destroy();
     }, idleTimeoutMs);
   };
+  idle.stop = () => clearTimeout(timer);
   arm();
   try {
     try {
