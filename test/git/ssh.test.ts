@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +128,22 @@ describe('SSH failures, each with its own message', () => {
   it('connection refused', async () => {
     const result = await fail('ssh://git@127.0.0.1:1/org/rich.git', { sshPrivateKey: key.privateKey });
     expect(result.error).toMatch(/connection refused by \[127\.0\.0\.1\]:1; check the host and port/);
+  });
+
+  it('a server that accepts the connection but never speaks SSH: a timeout', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const result = await mirrorRepo(`ssh://git@127.0.0.1:${port}/org/rich.git`, {
+        store: openStore(await tempDir('store')), credentials: { sshPrivateKey: key.privateKey }, idleTimeoutMs: 1000,
+      });
+      expect(result).toMatchObject({ status: 'failed', error: expect.stringMatching(/no SSH handshake from \[127\.0\.0\.1\]:\d+ within 1 s; check the host, port and firewall/) });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('a repository the server does not have: git-upload-pack\'s own words', async () => {
