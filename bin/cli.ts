@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommand } from '../cli/backup-command.js';
+import { registerDemoCommand } from '../cli/demo-command.js';
 import { registerExportCommand } from '../cli/export-command.js';
+import { registerHistoryCommand } from '../cli/history-command.js';
 import { registerMirrorCommand } from '../cli/mirror-command.js';
+import { registerRestoreCommand } from '../cli/restore-command.js';
 import { registerRestoreGitCommand } from '../cli/restore-git-command.js';
 import { UsageError } from '../cli/usage-error.js';
 import { registerVerifyCommand } from '../cli/verify-command.js';
@@ -12,8 +16,12 @@ const program = new Command('argocd-dr')
   .version(TOOL_VERSION)
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
+registerBackupCommand(program);
+registerDemoCommand(program);
 registerExportCommand(program);
+registerHistoryCommand(program);
 registerMirrorCommand(program);
+registerRestoreCommand(program);
 registerRestoreGitCommand(program);
 registerVerifyCommand(program);
 for (const command of program.commands) command.exitOverride();

@@ -115,7 +115,10 @@ async function runExport(options: ExportCommandOptions): Promise<number> {
   return manifest.complete ? 0 : 1;
 }
 
-async function accessFrom(options: ExportCommandOptions): Promise<{ access: KubeAccess; clusterName: string }> {
+/** Where the cluster is and what to call it: shared by export and backup. */
+export type ClusterAccessOptions = Pick<ExportCommandOptions, 'kubeconfig' | 'context' | 'eksCluster' | 'region' | 'clusterName'>;
+
+export async function accessFrom(options: ClusterAccessOptions): Promise<{ access: KubeAccess; clusterName: string }> {
   if (options.eksCluster) {
     if (options.kubeconfig || options.context) throw new UsageError('give either --eks-cluster or --kubeconfig/--context, not both');
     const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;

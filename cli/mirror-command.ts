@@ -1,21 +1,18 @@
 import type { Command } from 'commander';
 import { mirrorRepos, type MirrorProgress, type MirrorResult } from '../lambdas/git/mirror.js';
 import { refPatternProblem } from '../lambdas/git/ref-advertisement.js';
-import type { GitCredentials } from '../lambdas/git/repo-url.js';
 import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { formatBytes, formatSeconds, formatTable } from './format.js';
+import { addGitConnectionOptions, connectionContextFrom, credentialsFrom, type GitConnectionOptions } from './git-connection-options.js';
 import { ProgressBars } from './progress.js';
 import { collect, positiveInteger, UsageError } from './usage-error.js';
 
-interface MirrorCommandOptions {
+interface MirrorCommandOptions extends GitConnectionOptions {
   store: string;
   refs: string[];
   concurrency: number;
   json?: boolean;
-  username?: string;
-  password?: string;
-  token?: string;
   timeout: number;
   kmsKeyId?: string;
 }
@@ -23,22 +20,23 @@ interface MirrorCommandOptions {
 export const DEFAULT_STORE = './argocd-dr-backups';
 
 export function registerMirrorCommand(program: Command): void {
-  program
+  const command = program
     .command('mirror')
     .summary('mirror Git repositories into verified bundles in the store')
     .description(
-      'Mirrors each repository over smart HTTP into git/<host>/<repo-path>.bundle with a .json sidecar.\n'
+      'Mirrors each repository over smart HTTP or SSH into git/<host>/<repo-path>.bundle with a .json sidecar\n'
+      + '(an SSH URL and the https URL of the same repository share one bundle).\n'
       + 'Repos whose refs did not change since the last run are skipped after one ref listing.\n'
-      + 'Credentials: --username/--password or --token, or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD,\n'
-      + 'ARGOCD_DR_GIT_TOKEN. Exit codes: 0 every repo mirrored, unchanged or empty; 1 a repo failed; 2 usage error.',
+      + 'Credentials: --username/--password or --token, --bearer-token, --ssh-key, --client-cert/--client-key, or\n'
+      + 'ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD, ARGOCD_DR_GIT_TOKEN, ARGOCD_DR_GIT_BEARER_TOKEN,\n'
+      + 'ARGOCD_DR_GIT_SSH_KEY (key text), ARGOCD_DR_GIT_CLIENT_KEY (key text). HTTPS_PROXY / NO_PROXY apply.\n'
+      + 'Exit codes: 0 every repo mirrored, unchanged or empty; 1 a repo failed; 2 usage error.',
     )
-    .argument('<repo-url...>', 'https:// URLs of the repositories')
+    .argument('<repo-url...>', 'https://, ssh:// or git@host:org/repo.git URLs of the repositories')
     .option('--store <dir|s3://bucket/prefix>', 'where bundles are stored', DEFAULT_STORE)
     .option('--refs <pattern>', 'also mirror refs matching this pattern, e.g. refs/notes/* (repeatable)', collect, [])
-    .option('--concurrency <n>', 'repositories mirrored at once', positiveInteger('--concurrency', 256), 4)
-    .option('--username <name>', 'HTTPS username')
-    .option('--password <password>', 'HTTPS password (prefer ARGOCD_DR_GIT_PASSWORD: arguments are visible to other users)')
-    .option('--token <token>', 'HTTPS access token (prefer ARGOCD_DR_GIT_TOKEN)')
+    .option('--concurrency <n>', 'repositories mirrored at once', positiveInteger('--concurrency', 256), 4);
+  addGitConnectionOptions(command)
     .option('--timeout <seconds>', 'fail a repo when its server sends nothing for this long', positiveInteger('--timeout', 3600), 120)
     .option('--kms-key-id <key>', 'SSE-KMS key for an s3:// store')
     .option('--json', 'print one JSON document on stdout instead of progress and a table')
@@ -61,6 +59,7 @@ async function runMirror(urls: string[], options: MirrorCommandOptions): Promise
     }
   }
   const credentials = credentialsFrom(options);
+  const context = connectionContextFrom(options, urls);
   let store;
   try {
     store = openStore(options.store, options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {});
@@ -75,6 +74,7 @@ async function runMirror(urls: string[], options: MirrorCommandOptions): Promise
     extraRefPatterns: options.refs,
     idleTimeoutMs: options.timeout * 1000,
     ...(credentials ? { credentials } : {}),
+    context,
     onProgress: (progress: MirrorProgress) => view?.update(progress),
   });
   view?.stop();
@@ -110,23 +110,6 @@ async function mirrorProgressView() {
     },
     stop: () => bars?.stop(),
   };
-}
-
-/** HTTPS credentials from --username/--password/--token or ARGOCD_DR_GIT_*; shared by every command that talks to a Git host. */
-export function credentialsFrom(options: { username?: string; password?: string; token?: string }): GitCredentials | undefined {
-  const env = process.env;
-  const username = options.username ?? env.ARGOCD_DR_GIT_USERNAME;
-  const password = options.password ?? env.ARGOCD_DR_GIT_PASSWORD;
-  const token = options.token ?? env.ARGOCD_DR_GIT_TOKEN;
-  if (password !== undefined && token !== undefined) throw new UsageError('give either a password or a token, not both');
-  // Hosts that take a token over Basic auth accept any username; x-access-token is GitHub's.
-  if (token !== undefined) return { username: username ?? 'x-access-token', password: token };
-  if (password !== undefined) {
-    if (username === undefined) throw new UsageError('a password needs a username: pass --username or set ARGOCD_DR_GIT_USERNAME');
-    return { username, password };
-  }
-  if (username !== undefined) throw new UsageError('a username needs a password or token: pass --password/--token or set ARGOCD_DR_GIT_PASSWORD/ARGOCD_DR_GIT_TOKEN');
-  return undefined;
 }
 
 function summaryTable(results: MirrorResult[]): string {

@@ -1,24 +1,23 @@
 import type { Command } from 'commander';
-import { restoreGit, RestoreGitUsageError, type RestoreGitReport, type RestoreGitResult } from '../lambdas/restore/restore-git.js';
+import { checkTemplate, restoreGit, RestoreGitUsageError, targetUrl, type RestoreGitReport, type RestoreGitResult } from '../lambdas/restore/restore-git.js';
+import { redactUserInfo } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { formatSeconds, formatTable } from './format.js';
-import { credentialsFrom, DEFAULT_STORE } from './mirror-command.js';
+import { addGitConnectionOptions, connectionContextFrom, credentialsFrom, type GitConnectionOptions } from './git-connection-options.js';
+import { DEFAULT_STORE } from './mirror-command.js';
 import { collect, positiveInteger, UsageError } from './usage-error.js';
 
-interface RestoreGitCommandOptions {
+interface RestoreGitCommandOptions extends GitConnectionOptions {
   store: string;
   to: string;
   only: string[];
   concurrency: number;
   json?: boolean;
-  username?: string;
-  password?: string;
-  token?: string;
   timeout: number;
 }
 
 export function registerRestoreGitCommand(program: Command): void {
-  program
+  const command = program
     .command('restore-git')
     .summary('push the stored bundles into empty repositories on a new Git host')
     .description(
@@ -27,17 +26,18 @@ export function registerRestoreGitCommand(program: Command): void {
       + 'In --to, {path} is the repository path without .git (org/repo) and {host} the original host.\n'
       + 'A repository that already holds exactly the bundle\'s refs is "already-restored"; any other\n'
       + 'non-empty repository is refused. Prints the --map-repo OLD=NEW values for argocd-dr restore.\n'
-      + 'Credentials: --username/--password or --token, or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD,\n'
-      + 'ARGOCD_DR_GIT_TOKEN. Exit codes: 0 every repo restored, already restored or empty; 1 a repo failed;\n'
-      + '2 usage error.',
+      + 'Credentials for the new host: --username/--password or --token, --bearer-token, --client-cert/--client-key,\n'
+      + 'or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD, ARGOCD_DR_GIT_TOKEN, ARGOCD_DR_GIT_BEARER_TOKEN,\n'
+      + 'ARGOCD_DR_GIT_CLIENT_KEY (key text); --ca-cert for a host whose certificate a private CA signed.\n'
+      + 'HTTPS_PROXY / NO_PROXY apply. Exit codes: 0 every repo restored, already restored or empty;\n'
+      + '1 a repo failed; 2 usage error.',
     )
     .requiredOption('--to <url-template>', 'URL of each new repository, e.g. https://git.dr.example/{path}.git')
     .option('--store <dir|s3://bucket/prefix>', 'where the bundles are', DEFAULT_STORE)
     .option('--only <repo>', 'only this repository: its original URL or store key git/<host>/<path>.bundle (repeatable)', collect, [])
-    .option('--concurrency <n>', 'repositories pushed at once', positiveInteger('--concurrency', 64), 4)
-    .option('--username <name>', 'HTTPS username on the new host')
-    .option('--password <password>', 'HTTPS password (prefer ARGOCD_DR_GIT_PASSWORD: arguments are visible to other users)')
-    .option('--token <token>', 'HTTPS access token (prefer ARGOCD_DR_GIT_TOKEN)')
+    .option('--concurrency <n>', 'repositories pushed at once', positiveInteger('--concurrency', 64), 4);
+  // Pushes go over HTTPS only: the SSH options would do nothing here.
+  addGitConnectionOptions(command, { ssh: false })
     .option('--timeout <seconds>', 'fail a repo when its server sends nothing for this long', positiveInteger('--timeout', 3600), 120)
     .option('--json', 'print one JSON document on stdout instead of lines and a table')
     .action(async (options: RestoreGitCommandOptions) => {
@@ -47,6 +47,7 @@ export function registerRestoreGitCommand(program: Command): void {
 
 async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number> {
   const credentials = credentialsFrom(options);
+  const context = connectionContextFor(options);
   let store;
   try {
     store = openStore(options.store);
@@ -62,6 +63,7 @@ async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number>
       concurrency: options.concurrency,
       idleTimeoutMs: options.timeout * 1000,
       ...(credentials ? { credentials } : {}),
+      context,
       onResult: options.json ? undefined : (result) => process.stderr.write(`${result.status} ${result.url} → ${result.target}\n`),
     });
   } catch (error) {
@@ -71,6 +73,21 @@ async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number>
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${summary(report)}\n`);
   return report.repos.some((result) => result.status === 'failed') ? 1 : 0;
+}
+
+/** --ca-cert trusts the new host's name; a {host} placeholder in that name would make it many hosts. */
+function connectionContextFor(options: RestoreGitCommandOptions) {
+  try {
+    checkTemplate(options.to);
+  } catch (error) {
+    if (error instanceof RestoreGitUsageError) throw new UsageError(error.message);
+    throw error;
+  }
+  const authority = /^[a-z+]+:\/\/([^/]*)/i.exec(options.to)?.[1] ?? '';
+  if (options.caCert !== undefined && authority.includes('{host}')) {
+    throw new UsageError(`--ca-cert with --to ${redactUserInfo(options.to)}: the new host's name contains {host}, so which host the CA is for is unknown; put {host} in the path instead, e.g. https://git.dr.example/{host}/{path}.git`);
+  }
+  return connectionContextFrom(options, [targetUrl(options.to, { host: 'example.com', path: 'org/repo' })]);
 }
 
 function summary(report: RestoreGitReport): string {

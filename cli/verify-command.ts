@@ -52,7 +52,7 @@ async function runVerify(targets: string[], options: VerifyCommandOptions): Prom
   }
   bars?.stop();
   if (options.json) process.stdout.write(`${JSON.stringify({ bundles: reports }, null, 2)}\n`);
-  else process.stdout.write(`${summary(reports)}\n`);
+  else process.stdout.write(`${formatVerifySummary(reports)}\n`);
   for (const target of notFound) process.stderr.write(`argocd-dr: no bundles found in ${target}\n`);
   return reports.every((report) => report.ok) && notFound.length === 0 ? 0 : 1;
 }
@@ -71,7 +71,8 @@ async function targetKind(target: string): Promise<'file' | 'store'> {
   return info.isDirectory() ? 'store' : 'file';
 }
 
-function summary(reports: BundleReport[]): string {
+/** The table, the first findings of each failed bundle and the pass count, as `verify` prints them. */
+export function formatVerifySummary(reports: BundleReport[]): string {
   const rows = reports.map((report) => [
     report.ok ? 'ok' : 'FAILED',
     report.bundle,

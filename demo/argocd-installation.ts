@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DEMO_ADDONS, type DemoRepoName } from './demo-repos.js';
 import type { KubeObject } from './kube/kube-object.js';
 
 export const ARGOCD_VERSION = 'v3.5.1';
@@ -133,6 +134,169 @@ export function minimalInstallation(options: { namespace?: string } = {}): KubeO
   ];
 }
 
+/** Where the demo installation's repositories are and what their refs point at (see demo-repos.ts). */
+export interface DemoInstallationOptions {
+  /** Argo CD's namespace (default argocd). */
+  namespace?: string;
+  /** Base URL of the Git server: the repo-creds template Secret matches every repository under it. */
+  gitBaseUrl: string;
+  /** The URL of each demo repository. */
+  repoUrls: Record<DemoRepoName, string>;
+  /** The commit a ref (refs/heads/…, refs/tags/…) of a demo repository leads to: the deploy history uses real ids. */
+  commitOf: (repo: DemoRepoName, ref: string) => string;
+  /** Carried by the repository Secret and the repo-creds template; without them the Secrets name the repos only. */
+  credentials?: { username: string; password: string };
+}
+
+/**
+ * What the demo backs up: a realistic installation whose Git sources are the demo's own local
+ * repositories. Single-source apps on a branch and on HEAD, a multi-source app (a Helm chart, its
+ * `$values` from Git, manifests at a tag), a Helm app, an ApplicationSet with a git directory
+ * generator and the Applications it made, a repository Secret and a repo-creds template carrying
+ * the Git credentials, Argo CD's ConfigMaps and Secrets, and objects an export must leave out.
+ */
+export function demoInstallation(options: DemoInstallationOptions): KubeObject[] {
+  const ns = options.namespace ?? 'argocd';
+  const { repoUrls, commitOf } = options;
+  const helmCharts = 'https://prometheus-community.github.io/helm-charts';
+  const argoHelm = 'https://argoproj.github.io/argo-helm';
+  const credentials: Record<string, string> = options.credentials ? { ...options.credentials } : {};
+  const repoType = (t: string) => ({ 'argocd.argoproj.io/secret-type': t });
+  const destination = (namespace: string) => ({ server: IN_CLUSTER, namespace });
+  const automated = { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] };
+
+  const guestbookSource = gitSource(repoUrls.guestbook, 'guestbook', 'HEAD');
+  const stagingSource = gitSource(repoUrls.guestbook, 'kustomize-guestbook', 'staging');
+  const billingSources = (chartVersion: string, billingTag: string): Source[] => [
+    { repoURL: helmCharts, chart: 'prometheus', targetRevision: chartVersion, helm: { valueFiles: ['$values/charts/prometheus/values.yaml'] } },
+    // A ref-only source: it supplies $values to the chart and deploys nothing itself.
+    { repoURL: repoUrls.values, targetRevision: 'dev', ref: 'values' },
+    gitSource(repoUrls.billing, 'manifests', billingTag),
+  ];
+  const helmSource: Source = {
+    repoURL: argoHelm, chart: 'argo-workflows', targetRevision: '0.45.27',
+    helm: { releaseName: 'argo-workflows', valuesObject: { server: { extraArgs: ['--auth-mode=server'] } } },
+  };
+  const appSetUid = '6d1f0c1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f';
+  const addonsGenerator = {
+    git: {
+      repoURL: repoUrls.clusterAddons,
+      revision: 'HEAD',
+      directories: [{ path: 'addons/*' }, { path: 'addons/exclude-me', exclude: true }],
+    },
+  };
+
+  return [
+    namespace(ns),
+    ...argocdCrds(),
+    argocdDeployment(ns, 'argocd-server', 'server'),
+    argocdDeployment(ns, 'argocd-repo-server', 'repo-server'),
+    argocdCm(ns, true),
+    argocdRbacCm(ns, true),
+    cmdParamsCm(ns, []),
+    sshKnownHostsCm(ns),
+    tlsCertsCm(ns),
+    gpgKeysCm(ns),
+    notificationsCm(ns),
+    ...unrelatedConfigMaps(ns),
+    argocdSecret(ns),
+    notificationsSecret(ns),
+    secret(ns, 'argocd-redis', { 'app.kubernetes.io/name': 'argocd-redis', 'app.kubernetes.io/part-of': 'argocd' }, { auth: PLANTED_SECRETS.redisPassword }),
+    secret(ns, 'billing-repo', repoType('repository'), { type: 'git', url: repoUrls.billing, ...credentials, project: 'payments' }),
+    // Credentials for every repository under the Git server, as Argo CD matches them by URL prefix.
+    secret(ns, 'demo-git-creds', repoType('repo-creds'), { type: 'git', url: `${options.gitBaseUrl}/`, ...credentials }),
+    secret(ns, 'argo-helm', repoType('repository'), { name: 'argo', type: 'helm', url: argoHelm }),
+    secret(ns, 'prometheus-community', repoType('repository'), { name: 'prometheus-community', type: 'helm', url: helmCharts }),
+    ...clusterSecrets(ns),
+    ...unrelatedSecrets(ns),
+    defaultProject(ns),
+    project(ns, 'payments', {
+      description: 'Payments and billing services',
+      sourceRepos: [repoUrls.billing, repoUrls.values, helmCharts],
+      destinations: [{ namespace: 'payments-*', server: IN_CLUSTER }],
+      clusterResourceWhitelist: [{ group: '', kind: 'Namespace' }],
+    }, { metadata: { name: 'payments', namespace: ns, finalizers: [RESOURCES_FINALIZER] } }),
+    project(ns, 'platform', {
+      description: 'Cluster add-ons',
+      sourceRepos: [repoUrls.clusterAddons],
+      destinations: [{ namespace: '*', server: IN_CLUSTER }],
+      clusterResourceWhitelist: [{ group: '*', kind: '*' }],
+    }),
+    application(ns, 'guestbook', 'default', {
+      source: guestbookSource,
+      destination: destination('guestbook'),
+      syncPolicy: automated,
+      labels: { team: 'web' },
+      finalizers: [RESOURCES_FINALIZER],
+      status: syncedStatus({
+        source: guestbookSource, destination: destination('guestbook'),
+        revision: commitOf('guestbook', 'refs/heads/main'), previous: [[commitOf('guestbook', 'refs/tags/v1.0')]],
+      }),
+    }),
+    application(ns, 'guestbook-staging', 'default', {
+      source: stagingSource,
+      destination: destination('guestbook-staging'),
+      syncPolicy: automated,
+      labels: { team: 'web', env: 'staging' },
+      status: syncedStatus({ source: stagingSource, destination: destination('guestbook-staging'), revision: commitOf('guestbook', 'refs/heads/staging'), sourceType: 'Kustomize' }),
+    }),
+    application(ns, 'billing', 'payments', {
+      sources: billingSources('25.8.0', '8.5.1'),
+      destination: destination('payments-billing'),
+      syncPolicy: automated,
+      labels: { team: 'payments' },
+      status: syncedStatus({
+        sources: billingSources('25.8.0', '8.5.1'),
+        destination: destination('payments-billing'),
+        revisions: ['25.8.0', commitOf('values', 'refs/heads/dev'), commitOf('billing', 'refs/tags/8.5.1')],
+        previous: [['25.7.0', commitOf('values', 'refs/heads/dev'), commitOf('billing', 'refs/tags/8.5.0')]],
+        sourceTypes: ['Helm', 'Directory', 'Directory'],
+      }),
+    }),
+    application(ns, 'argo-workflows', 'default', {
+      source: helmSource,
+      destination: destination('argo-workflows'),
+      syncPolicy: { automated: { prune: true } },
+      status: syncedStatus({ source: helmSource, revision: '0.45.27', destination: destination('argo-workflows'), sourceType: 'Helm', images: ['quay.io/argoproj/workflow-controller:v3.6.5'] }),
+    }),
+    applicationSet(ns, 'cluster-addons', {
+      ...goTemplate,
+      generators: [addonsGenerator],
+      template: appSetTemplate('{{.path.basename}}', 'platform', { repoURL: repoUrls.clusterAddons, targetRevision: 'HEAD', path: '{{.path.path}}' }, destination('{{.path.basename}}')),
+      syncPolicy: { preserveResourcesOnDeletion: true },
+    }),
+    // What the ApplicationSet generated: one Application per add-on directory.
+    ...DEMO_ADDONS.map((addon) => {
+      const source = gitSource(repoUrls.clusterAddons, `addons/${addon}`, 'HEAD');
+      return application(ns, addon, 'platform', {
+        source,
+        destination: destination(addon),
+        syncPolicy: automated,
+        labels: { 'app.kubernetes.io/instance': 'cluster-addons' },
+        ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', name: 'cluster-addons', uid: appSetUid, controller: true, blockOwnerDeletion: true }],
+        status: syncedStatus({ source, destination: destination(addon), revision: commitOf('clusterAddons', 'refs/heads/main'), sourceType: 'Kustomize' }),
+      });
+    }),
+  ];
+}
+
+/**
+ * Argo CD as `kubectl apply -f install.yaml` leaves it, before anyone configures it: the target of a
+ * restore. Its argocd-secret has only the server key argocd-server generates at first start.
+ */
+export function freshInstallation(options: { namespace?: string } = {}): KubeObject[] {
+  const ns = options.namespace ?? 'argocd';
+  return [
+    namespace(ns),
+    ...argocdCrds(),
+    argocdDeployment(ns, 'argocd-server', 'server'),
+    argocdCm(ns, false),
+    argocdRbacCm(ns, false),
+    secret(ns, 'argocd-secret', { 'app.kubernetes.io/name': 'argocd-secret', ...PART_OF }, { 'server.secretkey': 'fresh-install-generated-key' }),
+    defaultProject(ns),
+  ];
+}
+
 /** `projects` AppProjects (project-000, ...) and `count` Applications (app-00000, ...) spread over them, for scale tests; no namespace or CRDs. */
 export function manyApplications(count: number, projects: number, options: { namespace?: string } = {}): KubeObject[] {
   const ns = options.namespace ?? 'argocd';
@@ -192,10 +356,12 @@ export function leakedSecrets(text: string): string[] {
 
 let cachedCrds: KubeObject[] | undefined;
 
-function repositoryRoot(): string {
+/** The repository (or installed package) root: the first directory up with a package.json. */
+export function repositoryRoot(): string {
   let dir = import.meta.dirname;
-  // Works from demo/ and from dist/demo/ alike: the first package.json up is the repository's.
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  // tsc copies package.json into dist/ (the version is imported from it): from dist/demo/ the root is one further up.
+  if (path.basename(dir) === 'dist' && existsSync(path.join(path.dirname(dir), 'package.json'))) dir = path.dirname(dir);
   return dir;
 }
 

@@ -12,7 +12,7 @@ import { commitDateEnv, git, removeTempDir, tempDir } from './git.js';
 export const SUBMODULE_COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
 /** A scratch work tree for building an origin; commits in it take dates from a running step. */
-class WorkTree {
+export class WorkTree {
   private step = 0;
 
   private constructor(readonly dir: string) {}

@@ -45,6 +45,7 @@ export function createApp(
       },
       refs: config.refs,
       extraRepos: config.extraRepos,
+      ...(config.extraReposSecret ? { extraReposSecret: config.extraReposSecret } : {}),
       alarmEmails: config.alarmEmails,
       mirrorConcurrency: config.concurrency.mirror,
       roleName: backupRoleName,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, TimeZone, Token, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Size, Stack, TimeZone, Token, type StackProps } from 'aws-cdk-lib';
 import { CfnAccessEntry } from 'aws-cdk-lib/aws-eks';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -46,6 +46,8 @@ export interface BackupStackProps extends StackProps {
   readonly refs?: readonly string[];
   /** Repositories mirrored although no Application names them (EXTRA_REPOS). */
   readonly extraRepos?: readonly string[];
+  /** Secrets Manager secret (name or ARN) holding credentials for repos Argo CD does not know (EXTRA_REPOS_SECRET). */
+  readonly extraReposSecret?: string;
   readonly alarmEmails?: readonly string[];
   /** Repositories mirrored at once (Distributed Map MaxConcurrency). Default 10. */
   readonly mirrorConcurrency?: number;
@@ -129,11 +131,13 @@ export class BackupStack extends Stack {
         ...work,
         REFS: JSON.stringify(props.refs ?? []),
         EXTRA_REPOS: JSON.stringify(props.extraRepos ?? []),
+        ...(props.extraReposSecret ? { EXTRA_REPOS_SECRET: props.extraReposSecret } : {}),
       }),
       // A 309 MB pack streamed in ~2.2 s at ~95 MB RSS: memory stays flat whatever the repo, the work is
       // network and SHA-1; 1 GB buys network and CPU share. 15 min for giant repos on slow hosts; /tmp unused.
       mirror: fn('mirror', { memorySize: 1024, timeout: Duration.minutes(15) }, 'Mirrors one Git repository into a bundle in the vault', {
         REFS: JSON.stringify(props.refs ?? []),
+        ...(props.extraReposSecret ? { EXTRA_REPOS_SECRET: props.extraReposSecret } : {}),
       }),
       // A 309 MB pack verified in ~7.5 s at ~630 MB RSS with 2 worker threads, after downloading the
       // bundle to /tmp: 3,008 MB gets ~2 vCPUs for the two workers and headroom for bigger packs;
@@ -230,6 +234,12 @@ export class BackupStack extends Stack {
     acknowledgeBackupStackFindings(this, this.workBucket.node.defaultChild as CfnBucket);
   }
 
+  /** The secret's ARN; a bare name gets Secrets Manager's six-character suffix as a wildcard. */
+  private extraReposSecretArn(secret: string): string {
+    if (secret.startsWith('arn:')) return secret;
+    return this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secret}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  }
+
   private grantLeastPrivilege(props: BackupStackProps, vaultArn: string): void {
     const f = this.functions;
     // ListBucket lets a missing key answer 404 (the store's "no earlier backup") instead of 403.
@@ -248,12 +258,19 @@ export class BackupStack extends Stack {
     const grants: Record<BackupPurpose, PolicyStatement[]> = {
       export: [list, ...read(['argocd/']), ...write(['argocd/'])],
       plan: [list, ...read(['argocd/', 'git/', 'runs/']), ...write(['runs/'])],
-      mirror: [list, ...read(['git/']), ...write(['git/', 'runs/'])],
-      verify: [list, ...read(['git/']), ...write(['runs/'])],
-      report: [list, ...read(['runs/', 'argocd/']), ...write(['runs/'])],
+      // mirror reads the exported repository Secrets (argocd/) for the credentials its item names.
+      mirror: [list, ...read(['argocd/', 'git/']), ...write(['git/', 'runs/'])],
+      // verify and report answer the run's restore-readiness questions (runs/<id>/applications.json, runs/readiness/).
+      verify: [list, ...read(['git/', 'runs/']), ...write(['runs/'])],
+      report: [list, ...read(['runs/', 'argocd/', 'git/']), ...write(['runs/'])],
     };
     for (const [purpose, statements] of Object.entries(grants) as [BackupPurpose, PolicyStatement[]][]) {
       for (const statement of statements) f[purpose].executionRole.addToPrincipalPolicy(statement);
+    }
+    if (props.extraReposSecret) {
+      // Plan lists refs and mirror fetches: both need the credentials, and only of this one secret.
+      const secret = new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.extraReposSecretArn(props.extraReposSecret)] });
+      for (const purpose of ['plan', 'mirror'] as const) f[purpose].executionRole.addToPrincipalPolicy(secret);
     }
     f.export.executionRole.addToPrincipalPolicy(
       new PolicyStatement({

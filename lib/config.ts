@@ -53,6 +53,10 @@ const ROLE_ARN = /^arn:aws(-cn|-us-gov|-iso|-iso-[a-z])?:iam::\d{12}:role\/([\w+
 // A ref pattern as `git` accepts in a refspec: refs/..., one optional `*`, none of git's forbidden characters.
 const REF_PATTERN = /^refs\/[^\s~^:?[\\*]*\*?[^\s~^:?[\\*]*$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** A Secrets Manager secret name (or its ARN), as the console allows them. */
+const SECRET_NAME = /^([\w/+=.@-]{1,512}|arn:aws(-cn|-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)$/;
+/** scp-style SSH address as git reads it: [user@]host:path, no slash before the colon. */
+const SCP_URL = /^(?:[^@/\s]+@)?[^:/\s]+:(?!\/\/)\S+$/;
 
 const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const CRON = /^cron\(([^()]*)\)$/;
@@ -249,16 +253,18 @@ const objectLockSchema = z
     }
   });
 
-const httpsUrl = z.string().check((ctx) => {
+const gitUrl = z.string().check((ctx) => {
   let url: URL | undefined;
   try {
     url = new URL(ctx.value);
   } catch {
     url = undefined;
   }
-  if (url?.protocol !== 'https:' || url.hostname === '') {
-    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${describe(ctx.value)} is not an https:// URL` });
-  } else if (url.username !== '' || url.password !== '') {
+  // Credentials for SSH (and for private https) repos come from extraReposSecret, never the URL.
+  if (!url && SCP_URL.test(ctx.value)) return;
+  if ((url?.protocol !== 'https:' && url?.protocol !== 'ssh:') || url.hostname === '') {
+    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${describe(ctx.value)} is not an https://, ssh:// or scp-style (git@host:org/repo.git) URL` });
+  } else if (url.password !== '' || (url.protocol === 'https:' && url.username !== '')) {
     // The config ends up in the CloudFormation template: no secrets in it.
     ctx.issues.push({ code: 'custom', input: ctx.value, message: 'must not contain credentials; the template would expose them' });
   }
@@ -280,7 +286,9 @@ const configSchema = z
           }
         }
       }),
-    extraRepos: z.array(httpsUrl).default([]),
+    extraRepos: z.array(gitUrl).default([]),
+    /** Secrets Manager secret (name or ARN) with credentials for repositories Argo CD does not know. */
+    extraReposSecret: pattern(SECRET_NAME, 'is not a Secrets Manager secret name or ARN').optional(),
     retention: z
       .strictObject({ noncurrentVersionDays: wholeNumber(1, 36500, 'a whole number of days').default(DEFAULT_NONCURRENT_VERSION_DAYS) })
       .default({ noncurrentVersionDays: DEFAULT_NONCURRENT_VERSION_DAYS }),

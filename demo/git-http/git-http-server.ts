@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -29,6 +30,10 @@ export interface GitHttpServerOptions {
   receivePack?: boolean;
   host?: string;
   port?: number;
+  /** Serve HTTPS with this certificate; with clientCaPem, only clients showing a certificate that CA signed get through. */
+  tls?: { certPem: string; keyPem: string; clientCaPem?: string };
+  /** Also accept `Authorization: Bearer <token>` for this token (as Bitbucket Data Center does). */
+  bearerToken?: string;
 }
 
 export interface RequestRecord {
@@ -86,7 +91,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     ...Object.fromEntries(config.flatMap(([key, value], i) => [[`GIT_CONFIG_KEY_${i}`, key], [`GIT_CONFIG_VALUE_${i}`, value]])),
   });
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     handle(req, res).catch((error: unknown) => {
       // A bug in the bridge: make it visible to the client rather than hang it.
       if (!res.headersSent) {
@@ -96,8 +101,16 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
         res.destroy();
       }
     });
-  });
-  server.on('connection', (socket) => {
+  };
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer({
+      cert: tls.certPem,
+      key: tls.keyPem,
+      ...(tls.clientCaPem ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: true } : {}),
+    }, listener)
+    : createServer(listener);
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -116,8 +129,11 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   }
 
   function authorized(req: IncomingMessage): string | undefined | false {
-    if (!options.auth) return undefined;
+    if (!options.auth && !options.bearerToken) return undefined;
     const header = req.headers.authorization ?? '';
+    const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+    if (bearer) return options.bearerToken !== undefined && bearer[1] === options.bearerToken ? 'bearer' : false;
+    if (!options.auth) return false;
     const match = /^Basic\s+(\S+)$/i.exec(header);
     if (!match?.[1]) return false;
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
@@ -332,7 +348,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${address.port}`,
     requests,
     setFault(repoPath, fault) {
       const key = repoPath.replace(/^\/+|\/+$/g, '');

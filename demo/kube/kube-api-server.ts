@@ -232,11 +232,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       case 'create':
         return createReply(type, namespace, await readBody(request));
       case 'patch':
+        if (contentTypeOf(request) === 'application/merge-patch+json') return mergePatchReply(type, namespace, info.name, await readBody(request), url);
         return applyReply(type, namespace, info.name, request, url);
       case 'delete': {
-        const removed = store.remove(type.group, type.kind, namespace, info.name);
-        if (!removed) return statusReply(objectNotFound(type.plural, type.group, info.name));
-        return jsonReply(200, deleted(type.plural, type.group, info.name, removed.metadata.uid as string));
+        const result = store.delete(type.group, type.kind, namespace, info.name);
+        if (!result) return statusReply(objectNotFound(type.plural, type.group, info.name));
+        // An object with finalizers stays, marked for deletion, and the answer is the object itself.
+        if (!result.removed) return jsonReply(200, result.object);
+        return jsonReply(200, deleted(type.plural, type.group, info.name, result.object.metadata.uid as string));
       }
       default:
         return statusReply(failure(405, `${info.verb} is not supported by this test server`, 'MethodNotAllowed'));
@@ -288,10 +291,29 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     return jsonReply(201, store.put(object, { manager: 'unknown', operation: 'Update' }).object);
   }
 
+  /** A JSON merge patch (RFC 7386) of a stored object, e.g. `{"metadata":{"finalizers":null}}`. */
+  function mergePatchReply(type: ServedType, namespace: string | undefined, name: string, body: string, url: URL): Reply {
+    let patch: unknown;
+    try {
+      patch = JSON.parse(body);
+    } catch {
+      return statusReply(badRequest('error decoding patch: invalid JSON'));
+    }
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return statusReply(badRequest('a merge patch must be a JSON object'));
+    const existing = store.get(type.group, type.kind, namespace, name);
+    if (!existing) return statusReply(objectNotFound(type.plural, type.group, name));
+    const merged = mergePatch(existing, patch) as KubeObject;
+    const mismatch = checkIdentity(type, namespace, name, merged);
+    if (mismatch) return statusReply(mismatch);
+    const { object: stored } = store.put(merged, { manager: url.searchParams.get('fieldManager') ?? 'unknown', operation: 'Update' });
+    // The last finalizer removed from an object being deleted lets the delete finish.
+    store.finishDeletion(type.group, type.kind, namespace, name);
+    return jsonReply(200, stored);
+  }
+
   async function applyReply(type: ServedType, namespace: string | undefined, name: string, request: IncomingMessage, url: URL): Promise<Reply> {
-    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
-    if (contentType !== 'application/apply-patch+yaml') {
-      return statusReply(failure(415, `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml (this test server supports only server-side apply)`));
+    if (contentTypeOf(request) !== 'application/apply-patch+yaml') {
+      return statusReply(failure(415, `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/merge-patch+json (this test server supports these two)`));
     }
     const manager = url.searchParams.get('fieldManager');
     if (!manager) return statusReply(failure(422, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', 'Invalid'));
@@ -302,12 +324,21 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const missing = checkNamespace(type, namespace);
     if (missing) return statusReply(missing);
     const existing = store.get(type.group, type.kind, namespace, name);
-    // The applier's fields replace the stored ones; fields it does not send (e.g. status) stay, server metadata stays.
-    const metadata = { ...(existing?.metadata ?? {}), name, labels: object.metadata.labels, annotations: object.metadata.annotations, finalizers: object.metadata.finalizers };
+    // The applier's fields replace the stored ones; fields it does not send (e.g. status, or finalizers
+    // another manager set) stay, as they would when owned by someone else; server metadata stays.
+    const kept = existing?.metadata;
+    const metadata = {
+      ...(kept ?? {}),
+      name,
+      labels: object.metadata.labels ?? kept?.labels,
+      annotations: object.metadata.annotations ?? kept?.annotations,
+      finalizers: object.metadata.finalizers ?? kept?.finalizers,
+    };
     if (namespace) metadata.namespace = namespace;
     const { metadata: _sent, ...fields } = object;
     const merged = { ...(existing ?? {}), ...fields, metadata } as KubeObject;
     const { object: stored, created } = store.put(merged, { manager, operation: 'Apply' });
+    store.finishDeletion(type.group, type.kind, namespace, name);
     return jsonReply(created ? 201 : 200, stored);
   }
 
@@ -514,6 +545,21 @@ function checkIdentity(type: ServedType, namespace: string | undefined, name: st
     return badRequest('the namespace of the provided object does not match the namespace sent on the request');
   }
   return undefined;
+}
+
+function contentTypeOf(request: IncomingMessage): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+}
+
+/** RFC 7386: objects merge key by key, null removes a key, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
 }
 
 function parseBody(body: string): KubeObject | undefined {

@@ -6,6 +6,8 @@ import { matchesLabels, type LabelRequirement } from './label-selector.js';
 export interface WriteInfo {
   manager: string;
   operation: 'Update' | 'Apply';
+  /** Marks the object as being deleted (a DELETE of an object with finalizers). */
+  deletionTimestamp?: string;
 }
 
 interface Entry {
@@ -90,6 +92,12 @@ export class ObjectStore {
       meta.generation = previous && sameSpec(previous, object) ? previousGeneration : previousGeneration + 1;
     }
     meta.creationTimestamp = (previous?.metadata.creationTimestamp as string | undefined) ?? time;
+    // Once a delete was asked for, no write takes it back.
+    const deletion = (previous?.metadata.deletionTimestamp as string | undefined) ?? write.deletionTimestamp;
+    if (deletion) {
+      meta.deletionTimestamp = deletion;
+      meta.deletionGracePeriodSeconds = 0;
+    }
     meta.managedFields = [{
       manager: write.manager,
       operation: write.operation,
@@ -122,6 +130,27 @@ export class ObjectStore {
     this.revision++;
     if (isCrd(group, kind)) this.crdGeneration++;
     return entry.object;
+  }
+
+  /**
+   * A delete as kube-apiserver does it: an object with finalizers only gets a deletionTimestamp
+   * and stays until its finalizers are removed (see finishDeletion); any other is removed now.
+   */
+  delete(group: string, kind: string, namespace: string | undefined, name: string): { object: KubeObject; removed: boolean } | undefined {
+    const object = this.get(group, kind, namespace, name);
+    if (!object) return undefined;
+    if (((object.metadata.finalizers as string[] | undefined) ?? []).length === 0) return { object: this.remove(group, kind, namespace, name)!, removed: true };
+    if (object.metadata.deletionTimestamp) return { object, removed: false };
+    const stored = this.put(object, { manager: 'kube-apiserver', operation: 'Update', deletionTimestamp: timestamp(this.now()) }).object;
+    return { object: stored, removed: false };
+  }
+
+  /** Removes an object that is being deleted once its last finalizer is gone; true if removed. */
+  finishDeletion(group: string, kind: string, namespace: string | undefined, name: string): boolean {
+    const object = this.get(group, kind, namespace, name);
+    if (!object?.metadata.deletionTimestamp || ((object.metadata.finalizers as string[] | undefined) ?? []).length > 0) return false;
+    this.remove(group, kind, namespace, name);
+    return true;
   }
 
   /** Every stored object of a group and kind, in key order (the stored objects themselves: do not modify). */

@@ -2,6 +2,7 @@ import type { Store } from '../store/store.js';
 import { TOOL_NAME } from '../shared/version.js';
 import type { SourceInventory } from './git-sources.js';
 import { Readable } from 'node:stream';
+import { parseAllDocuments } from 'yaml';
 import { toYamlStream, type ArgoExport, type ExportGap } from './export.js';
 
 /** `argocd/<cluster>/manifest.json`: what the export holds and the Git sources to mirror. */
@@ -89,4 +90,15 @@ function sameContent(a: ExportManifest, b: ExportManifest): boolean {
   const { exportedAt: _a, tool: _ta, ...restA } = a;
   const { exportedAt: _b, tool: _tb, ...restB } = b;
   return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+/** The objects of a stored export.yaml, as plain values (a document that is not a mapping is skipped). */
+export function parseExportYaml(text: string): Record<string, unknown>[] {
+  const objects: Record<string, unknown>[] = [];
+  for (const document of parseAllDocuments(text)) {
+    if (!('contents' in document)) continue;
+    const value: unknown = document.toJS();
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) objects.push(value as Record<string, unknown>);
+  }
+  return objects;
 }

@@ -1,3 +1,5 @@
+import type { CredentialsRef } from './cluster-export.js';
+
 /**
  * What the backup run's steps pass each other (Step Functions payloads). Kept small: lists that
  * can grow with the number of repositories travel through the store, not the payload.
@@ -37,6 +39,8 @@ export interface PlanEvent extends RunContext {
 export interface PlanStepResult extends RunContext {
   /** Store key of a JSON array of MirrorItem: the Distributed Map's items (S3 ItemReader). */
   itemsKey: string;
+  /** Items of the Distributed Map: the changed repos plus the readiness-only ones. */
+  items: number;
   changed: number;
   unchanged: number;
   failed: number;
@@ -46,6 +50,14 @@ export interface PlanStepResult extends RunContext {
 export interface MirrorItem {
   runId: string;
   url: string;
+  /** Which exported Secret to fetch it with: named, never the values (items are plain files in S3). */
+  credentials?: CredentialsRef;
+  /**
+   * The repo is unchanged, but the readiness answers kept for its bundle do not cover this run's
+   * Applications (a new targetRevision or path): nothing is fetched, and the verify step opens the
+   * bundle — so the report function, small as it is, never has to.
+   */
+  readinessOnly?: true;
 }
 
 /** verify step: one bundle (also the weekly sweep's item). */

@@ -1,13 +1,16 @@
 import pLimit from 'p-limit';
 import { exportArgoCd } from '../argocd/export.js';
-import { exportKeys, parseManifest, storeExport } from '../argocd/export-store.js';
+import { storeExport } from '../argocd/export-store.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
-import { mirrorRepo, type MirrorResult } from '../git/mirror.js';
-import { parseRepoUrl, repoStoreKeys } from '../git/repo-url.js';
+import { secretValues, toGitCredentials } from '../argocd/repo-credentials.js';
+import { repoIdentity } from '../argocd/repo-url.js';
+import { mirrorRepo, type MirrorOptions, type MirrorProgress, type MirrorResult } from '../git/mirror.js';
 import type { BundleReport } from '../git/verify/findings.js';
-import { verifyStoredBundle } from '../git/verify/verify-store.js';
+import { redactSecrets } from '../shared/redact.js';
 import type { Store } from '../store/store.js';
+import { chooseCredentials, readClusterExport, resolveCredentials, type ClusterExport } from './cluster-export.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult, VerifyItem } from './events.js';
+import { applicationChecks, applicationsKey, assessReadiness, readinessAnswered, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
 import { getJson, listJson, putJson, runKeys } from './run-store.js';
 
 /**
@@ -33,43 +36,60 @@ export interface PlanOptions {
   concurrency?: number;
   /** Where the mirror items go (in AWS, a bucket in the run's own region: the Distributed Map reads it). */
   itemsStore?: Store;
+  onProgress?: (progress: MirrorProgress) => void;
 }
+
+/** A repository's outcome in a run: the mirror's, plus which exported Secret (by name) it was fetched with. */
+export type RepoRunResult = MirrorResult & { credentialsFrom?: string; readinessOnly?: true };
 
 /**
  * plan: every Git source of every exported cluster (and the configured extra repos), one ref
- * listing each; only repos whose refs changed become items of the mirror step. Sources that are
- * not http(s) are recorded as failed until the SSH transport exists.
+ * listing each with the credentials Argo CD would use; only repos whose refs changed become items
+ * of the mirror step. Also writes the run's Applications and what their sources need, for the
+ * readiness check. Sources that are not http(s) are recorded as failed until the SSH transport exists.
  */
 export async function planStep(store: Store, runId: string, exports: readonly ExportStepResult[], options: PlanOptions = {}): Promise<PlanStepResult> {
-  const sources: string[] = [...(options.extraRepos ?? [])];
-  for (const result of exports) {
-    // A cluster whose export failed this time still has its last manifest: keep its repos backed up.
-    const manifest = parseManifest(await store.getText(result.manifest ?? exportKeys(result.cluster).manifest));
-    for (const source of manifest?.sources.git ?? []) sources.push(source.repoURL);
+  // A cluster whose export failed this time still has its last export: keep its repos backed up.
+  const clusters = (await Promise.all(exports.map((result) => readClusterExport(store, result.cluster))))
+    .filter((exported): exported is ClusterExport => exported !== undefined);
+  const sources: string[][] = [...(options.extraRepos ?? []).map((url) => [url])];
+  for (const exported of clusters) {
+    for (const source of exported.manifest.sources.git) sources.push([source.repoURL, ...source.repoURLs]);
   }
-  // Two spellings of one repository share a bundle: mirror it once.
-  const byKey = new Map<string, string>();
-  for (const url of sources) {
-    let key = url;
-    try {
-      key = repoStoreKeys(parseRepoUrl(url)).bundle;
-    } catch {
-      // Not an http(s) URL: it is reported as failed below, under its own spelling.
-    }
-    if (!byKey.has(key)) byKey.set(key, url);
+  // Two spellings of one repository share a bundle: mirror it once, with an http(s) spelling when there is one.
+  const byKey = new Map<string, string[]>();
+  for (const spellings of sources) {
+    const url = spellings.find((spelling) => bundleKeyOf(spelling) !== undefined) ?? spellings[0]!;
+    const key = bundleKeyOf(url) ?? url;
+    const known = byKey.get(key);
+    if (known) known.push(...spellings);
+    else byKey.set(key, [url, ...spellings]);
   }
-  const urls = [...byKey.values()];
+  const checks = applicationChecks(clusters);
+  await putJson(store, applicationsKey(runId), checks);
   const limit = pLimit(options.concurrency ?? 16);
-  const results = await Promise.all(urls.sort().map((url) => limit(() => (/^https?:\/\//i.test(url)
-    ? mirrorRepo(url, { store, listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}) })
-    : Promise.resolve<MirrorResult>({ url, status: 'failed', error: `${url}: only http(s) repositories can be mirrored so far` })))));
-  const items: MirrorItem[] = results.filter((result) => result.status === 'changed').map((result) => ({ runId, url: result.url }));
+  const planned = await Promise.all([...byKey.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)).map((spellings) => limit(async () => {
+    const url = spellings[0]!;
+    const credentials = chooseCredentials(clusters, spellings, repoIdentity(url) || undefined);
+    const result = /^https?:\/\//i.test(url)
+      ? await mirrorWith(store, { runId, url, ...(credentials ? { credentials } : {}) }, { listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
+      : { url, status: 'failed' as const, error: `${url}: only http(s) repositories can be mirrored so far` };
+    return { result, credentials };
+  })));
+  const items: MirrorItem[] = [];
+  for (const { result, credentials } of planned) {
+    const item: MirrorItem = { runId, url: result.url, ...(credentials ? { credentials } : {}) };
+    if (result.status === 'changed') items.push(item);
+    else if (result.status === 'unchanged' && result.bundle && !(await readinessAnswered(store, result.bundle, checks))) items.push({ ...item, readinessOnly: true });
+  }
+  const results = planned.map(({ result }) => result);
   await putJson(options.itemsStore ?? store, runKeys.planItems(runId), items);
   await putJson(store, runKeys.planResults(runId), results.filter((result) => result.status !== 'changed'));
   return {
     runId,
     itemsKey: runKeys.planItems(runId),
-    changed: items.length,
+    items: items.length,
+    changed: items.filter((item) => !item.readinessOnly).length,
     unchanged: results.filter((result) => result.status === 'unchanged' || result.status === 'empty').length,
     failed: results.filter((result) => result.status === 'failed').length,
   };
@@ -81,35 +101,69 @@ export async function sweepPlanStep(store: Store, runId: string, itemsStore: Sto
   for await (const key of store.list('git/')) if (key.endsWith('.bundle')) items.push({ runId, bundle: key });
   items.sort((a, b) => a.bundle.localeCompare(b.bundle));
   await putJson(itemsStore, runKeys.planItems(runId), items);
-  return { runId, itemsKey: runKeys.planItems(runId), changed: items.length, unchanged: 0, failed: 0 };
+  return { runId, itemsKey: runKeys.planItems(runId), items: items.length, changed: items.length, unchanged: 0, failed: 0 };
 }
 
-/** mirror: one repo; its result is kept under the run for the report. */
-export async function mirrorStep(store: Store, item: MirrorItem, extraRefPatterns?: readonly string[]): Promise<MirrorResult> {
-  const result = await mirrorRepo(item.url, { store, ...(extraRefPatterns ? { extraRefPatterns } : {}) });
+/** mirror: one repo, with the credentials its item names; its result is kept under the run for the report. */
+export async function mirrorStep(store: Store, item: MirrorItem, extraRefPatterns?: readonly string[], onProgress?: (progress: MirrorProgress) => void): Promise<RepoRunResult> {
+  // Nothing to fetch: the plan found the repo unchanged and only wants its bundle opened by verify. Its result is
+  // the plan's, already kept.
+  if (item.readinessOnly) {
+    const bundle = bundleKeyOf(item.url);
+    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle } : {}), readinessOnly: true };
+  }
+  const result = await mirrorWith(store, item, { ...(extraRefPatterns ? { extraRefPatterns } : {}), ...(onProgress ? { onProgress } : {}) });
   await putJson(store, runKeys.repoResult(item.runId, item.url), result);
   return result;
 }
 
-/** verify: one stored bundle against its sidecar; the report is kept under the run. */
-export async function verifyStep(store: Store, runId: string, bundle: string): Promise<BundleReport> {
-  const report = await verifyStoredBundle(store, bundle);
+async function mirrorWith(store: Store, item: MirrorItem, options: Omit<MirrorOptions, 'store' | 'credentials'>): Promise<RepoRunResult> {
+  const credentials = await resolveCredentials(store, item.credentials);
+  const git = toGitCredentials(credentials);
+  const result = await mirrorRepo(item.url, { ...options, store, ...(git ? { credentials: git } : {}) });
+  // mirror redacts what it sent; the Secret may hold more (a key, a token) that a server could echo back.
+  if (result.error) result.error = redactSecrets(result.error, secretValues(credentials));
+  return credentials ? { ...result, credentialsFrom: credentials.inheritedFrom ? `${credentials.secretName} (credentials of ${credentials.inheritedFrom})` : credentials.secretName } : result;
+}
+
+/**
+ * verify: one stored bundle against its sidecar, and, while it is open, the lookups the run's
+ * Applications need of it (readiness.ts); the report is kept under the run.
+ */
+export async function verifyStep(store: Store, runId: string, bundle: string, onProgress?: (fraction: number) => void): Promise<BundleReport> {
+  const report = await verifyAndAnswer(store, runId, bundle, onProgress);
   await putJson(store, runKeys.verifyResult(runId, bundle), report);
   return report;
 }
 
 export type RunResult = 'Succeeded' | 'PartiallyFailed' | 'Failed';
 
-/** runs/<run-id>.json: what each step did, per cluster and per repo. */
+/** A cluster in a run report: its export's outcome and what its Applications look like in this backup. */
+export interface ClusterReport extends ExportStepResult {
+  argocdVersion?: string;
+  applications: number;
+  gitSources: number;
+  /** Applications by restore readiness (see readiness.ts). */
+  ready: number;
+  notReady: number;
+  notCovered: number;
+}
+
+/** A repository in a run report: the mirror's outcome and whether its new bundle passed verification. */
+export type RepoReport = RepoRunResult & { verified?: boolean };
+
+/** runs/<run-id>.json: what each step did, per cluster and per repo, and which Applications could be restored. */
 export interface RunReport {
   schema: 1;
   kind: 'backup' | 'verify-sweep';
   runId: string;
   result: RunResult;
   finishedAt: string;
-  clusters: ExportStepResult[];
-  repos: MirrorResult[];
+  clusters: ClusterReport[];
+  repos: RepoReport[];
   verification: Pick<BundleReport, 'bundle' | 'ok' | 'objects' | 'errors' | 'seconds'>[];
+  /** Every Application of the run's clusters with its verdict; absent in a verify sweep. */
+  readiness?: ReadinessSummary;
   totals: {
     reposMirrored: number;
     reposUnchanged: number;
@@ -117,7 +171,10 @@ export interface RunReport {
     bundlesVerified: number;
     bundlesFailedVerification: number;
     bytesMirrored: number;
+    applicationsNotReady?: number;
   };
+  /** Why the run is not Succeeded, one line each (empty when it is). */
+  problems: string[];
   /** When the newest successful run finished (this one, or an earlier one). */
   lastSuccessAt?: string;
   /** Why the plan step failed, when it did. */
@@ -125,20 +182,24 @@ export interface RunReport {
 }
 
 /**
- * report: gathers the run's results and decides: Failed when no cluster could be exported,
- * PartiallyFailed when any cluster, repo or bundle failed, Succeeded otherwise.
+ * report: gathers the run's results, checks every Application's restore readiness and decides:
+ * Failed when no cluster could be exported or the plan failed; PartiallyFailed when any cluster,
+ * repo or bundle failed or any Application is not restore-ready; Succeeded otherwise.
  */
 export async function reportStep(store: Store, runId: string, exports: readonly ExportStepResult[], itemsStore: Store = store, planError?: string): Promise<RunReport> {
-  const planned = (await getJson<MirrorResult[]>(store, runKeys.planResults(runId))) ?? [];
-  const mirrored = await listJson<MirrorResult>(store, `runs/${runId}/repos/`);
+  const planned = (await getJson<RepoRunResult[]>(store, runKeys.planResults(runId))) ?? [];
+  const mirrored = await listJson<RepoRunResult>(store, `runs/${runId}/repos/`);
   // A mirror that crashed or timed out wrote no result: it failed, and must not go unnoticed.
   const items = (await getJson<MirrorItem[]>(itemsStore, runKeys.planItems(runId))) ?? [];
   const reported = new Set(mirrored.map((result) => result.url));
   for (const item of items) {
-    if (!reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
+    if (!item.readinessOnly && !reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
   }
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
-  const repos = [...planned, ...mirrored].sort((a, b) => a.url.localeCompare(b.url));
+  const verdicts = new Map(verified.map((report) => [report.bundle, report.ok]));
+  const repos: RepoReport[] = [...planned, ...mirrored].sort((a, b) => a.url.localeCompare(b.url))
+    .map((repo) => (repo.bundle && verdicts.has(repo.bundle) ? { ...repo, verified: verdicts.get(repo.bundle)! } : repo));
+  const readiness = planError ? undefined : await assessReadiness(store, runId, repos);
   const totals = {
     reposMirrored: repos.filter((repo) => repo.status === 'mirrored').length,
     reposUnchanged: repos.filter((repo) => repo.status === 'unchanged' || repo.status === 'empty').length,
@@ -146,12 +207,21 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     bundlesVerified: verified.filter((report) => report.ok).length,
     bundlesFailedVerification: verified.filter((report) => !report.ok).length,
     bytesMirrored: repos.reduce((sum, repo) => sum + (repo.status === 'mirrored' ? repo.bytes ?? 0 : 0), 0),
+    applicationsNotReady: readiness?.notReady ?? 0,
   };
+  const clusters = await Promise.all(exports.map((result) => clusterReport(store, result, readiness?.applications ?? [])));
+  const problems = [
+    ...(planError ? [planError] : []),
+    ...clusters.filter((cluster) => cluster.status === 'failed').map((cluster) => `cluster ${cluster.cluster}: export failed: ${cluster.error ?? 'unknown error'}`),
+    ...repos.filter((repo) => repo.status === 'failed').map((repo) => repo.error ?? `${repo.url}: failed`),
+    ...verified.filter((report) => !report.ok).map((report) => `${report.bundle}: failed verification: ${report.errors[0]?.message ?? 'see verification'}`),
+    ...(readiness?.applications ?? []).filter((app) => app.verdict === 'not-ready').map((app) => `${app.cluster} ${app.application} is not restore-ready: ${notReadyReasons(app).join('; ')}`),
+  ];
   const exportsFailed = exports.filter((result) => result.status === 'failed').length;
   // Without a plan no repository was even looked at: that is no backup of the Git side at all.
   const result: RunResult = (exports.length > 0 && exportsFailed === exports.length) || planError
     ? 'Failed'
-    : exportsFailed > 0 || totals.reposFailed > 0 || totals.bundlesFailedVerification > 0 ? 'PartiallyFailed' : 'Succeeded';
+    : problems.length > 0 ? 'PartiallyFailed' : 'Succeeded';
   const finishedAt = new Date().toISOString();
   if (result === 'Succeeded') await putJson(store, runKeys.lastSuccess(), { runId, finishedAt });
   const lastSuccess = await getJson<{ finishedAt: string }>(store, runKeys.lastSuccess());
@@ -161,15 +231,31 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     runId,
     result,
     finishedAt,
-    clusters: [...exports],
+    clusters,
     repos,
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
+    ...(readiness ? { readiness } : {}),
     totals,
+    problems,
     ...(lastSuccess ? { lastSuccessAt: lastSuccess.finishedAt } : {}),
     ...(planError ? { planError } : {}),
   };
   await putJson(store, runKeys.report(runId), report);
   return report;
+}
+
+async function clusterReport(store: Store, result: ExportStepResult, applications: readonly ApplicationReadiness[]): Promise<ClusterReport> {
+  const exported = await readClusterExport(store, result.cluster).catch(() => undefined);
+  const own = applications.filter((app) => app.cluster === result.cluster);
+  return {
+    ...result,
+    ...(exported ? { argocdVersion: exported.manifest.argocdVersion } : {}),
+    applications: own.length,
+    gitSources: exported?.manifest.sources.git.length ?? 0,
+    ready: own.filter((app) => app.verdict === 'ready').length,
+    notReady: own.filter((app) => app.verdict === 'not-ready').length,
+    notCovered: own.filter((app) => app.verdict === 'not-covered').length,
+  };
 }
 
 /** The weekly sweep's report: verification results only; it is not a backup and says nothing about backup age. */
@@ -194,6 +280,7 @@ export async function sweepReportStep(store: Store, runId: string, itemsStore: S
     clusters: [],
     repos: [],
     verification: verified.map(({ bundle, ok, objects, errors, seconds }) => ({ bundle, ok, objects, errors, seconds })),
+    problems: [...(stepError ? [stepError] : []), ...verified.filter((bundle) => !bundle.ok).map((bundle) => `${bundle.bundle}: failed verification: ${bundle.errors[0]?.message ?? 'see verification'}`)],
     totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: verified.length - failed, bundlesFailedVerification: failed, bytesMirrored: 0 },
   };
   await putJson(store, runKeys.report(runId), report);

@@ -6,9 +6,12 @@ import { TOOL_NAME } from '../shared/version.js';
 import { bundleHeader } from './bundle-header.js';
 import { PackChecker, PackError, type PackSummary } from './pack-checker.js';
 import { DEFAULT_REF_PATTERNS, discoverRefs, selectRefs, type RefAdvertisement } from './ref-advertisement.js';
-import { parseRepoUrl, redactUserInfo, repoStoreKeys, type GitCredentials, type RepoUrl } from './repo-url.js';
+import { credentialSecrets, type GitConnectionContext, type GitCredentials } from './credentials.js';
+import { parseRepoUrl, redactUserInfo, repoStoreKeys, type RepoUrl } from './repo-url.js';
 import { parseSidecar, sameRefs, type RepoSidecar } from './sidecar.js';
-import type { SmartHttpOptions } from './smart-http.js';
+import { openHttpConnection } from './smart-http.js';
+import { openSshConnection } from './ssh-transport.js';
+import type { UploadPackConnection } from './transport.js';
 import { fetchPack } from './upload-pack.js';
 
 export type MirrorStatus = 'mirrored' | 'unchanged' | 'empty' | 'failed' | 'changed';
@@ -39,6 +42,8 @@ export interface MirrorOptions {
   extraRefPatterns?: readonly string[];
   /** Used for every repo whose URL carries no credentials of its own. */
   credentials?: GitCredentials;
+  /** Known SSH hosts and extra CAs per host (from argocd-ssh-known-hosts-cm and argocd-tls-certs-cm). */
+  context?: GitConnectionContext;
   /** A server silent for this long fails the repo. */
   idleTimeoutMs?: number;
   onProgress?: (progress: MirrorProgress) => void;
@@ -65,6 +70,7 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
   const seconds = () => Math.round((performance.now() - started) / 10) / 100;
   let repo: RepoUrl | undefined;
   let credentials = options.credentials;
+  let connection: UploadPackConnection | undefined;
   const report = (result: MirrorResult): MirrorResult => {
     options.onProgress?.({ url: result.url, phase: 'done', bytes: result.bytes ?? 0, result });
     return result;
@@ -72,16 +78,18 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
   try {
     repo = parseRepoUrl(url);
     credentials = repo.credentials ?? options.credentials;
-    const http: SmartHttpOptions = {
+    const transport = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       userAgent: USER_AGENT,
       ...(credentials ? { credentials } : {}),
+      ...(options.context ? { context: options.context } : {}),
     };
+    connection = repo.ssh ? openSshConnection(repo, transport) : openHttpConnection(repo, transport);
     const keys = repoStoreKeys(repo);
     const patterns = [...DEFAULT_REF_PATTERNS, ...(options.extraRefPatterns ?? [])];
     options.onProgress?.({ url: repo.display, phase: 'listing', bytes: 0 });
 
-    const advertisement = await discoverRefs(repo, patterns, http);
+    const advertisement = await discoverRefs(connection, patterns);
     if (advertisement.shallow) {
       throw new PackError('the server repository is shallow, so a bundle of it would be missing history; mirror from a complete copy');
     }
@@ -112,7 +120,7 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
     if (options.listOnly) return report({ url: repo.display, status: 'changed', bundle: keys.bundle, refs: refs.size, seconds: seconds() });
 
     const onBytes = (bytes: number) => options.onProgress?.({ url: recorded.url, phase: 'fetching', bytes });
-    const { written, pack } = await streamBundle(repo, advertisement, refs, keys.bundle, options.store, http, onBytes);
+    const { written, pack } = await streamBundle(connection, advertisement, refs, keys.bundle, options.store, onBytes);
     const sidecar: RepoSidecar = {
       ...recorded,
       status: 'mirrored',
@@ -135,8 +143,10 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
       url: where,
       status: 'failed',
       seconds: seconds(),
-      error: redactSecrets(redactUserInfo(text), [credentials?.password]),
+      error: redactSecrets(redactUserInfo(text), credentialSecrets(credentials)),
     });
+  } finally {
+    await connection?.close();
   }
 }
 
@@ -146,12 +156,11 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
  * the store keeps what it had.
  */
 async function streamBundle(
-  repo: RepoUrl,
+  connection: UploadPackConnection,
   advertisement: RefAdvertisement,
   refs: ReadonlyMap<string, string>,
   key: string,
   store: Store,
-  http: SmartHttpOptions,
   onBytes: (bytes: number) => void,
 ): Promise<{ written: PutResult; pack: PackSummary }> {
   const wants = [...new Set(refs.values())];
@@ -159,7 +168,7 @@ async function streamBundle(
   let pack: PackSummary | undefined;
   async function* bundleBytes(): AsyncGenerator<Buffer> {
     yield bundleHeader(refs, advertisement.objectFormat);
-    for await (const chunk of fetchPack(repo, advertisement, wants, http)) {
+    for await (const chunk of fetchPack(connection, advertisement, wants)) {
       checker.update(chunk);
       onBytes(checker.bytes);
       yield chunk;

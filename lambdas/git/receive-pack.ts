@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { PackChecker, PackError } from './pack-checker.js';
 import { FLUSH, PktLineReader, ProtocolError, pktLine, pktText } from './pkt-line.js';
-import { discoverPushRefs, type ObjectFormat, type RefAdvertisement } from './ref-advertisement.js';
+import { readV0Advertisement, type ObjectFormat } from './ref-advertisement.js';
 import type { RepoUrl } from './repo-url.js';
-import { describeNetworkError, postReceivePack, type SmartHttpOptions } from './smart-http.js';
+import { describeNetworkError, getReceivePackAdvertisement, postReceivePack, type SmartHttpOptions } from './smart-http.js';
 import { ProgressTail, readSideBand, RemoteError, type SideBandWording } from './upload-pack.js';
 
 /**
@@ -30,6 +30,34 @@ export interface PushRequest {
   objectFormat: ObjectFormat;
   /** Opened only when a push is needed: an idempotent re-run never reads the pack. */
   openPack: () => Promise<PackSource>;
+}
+
+/**
+ * What a push starts from: receive-pack's (v0) advertisement of the refs it would update and the
+ * capabilities it accepts, and where and how to send the push (the base URL and options that
+ * redirects left: no identity carried to another host).
+ */
+export interface PushAdvertisement {
+  objectFormat: ObjectFormat;
+  /** Ref name → object id; `.have` and peeled entries are not refs and are left out. */
+  refs: Map<string, string>;
+  capabilities: Map<string, string | true>;
+  /** Base URL after redirects: the push's POST goes here. */
+  base: string;
+  /** Options for that POST. */
+  http: SmartHttpOptions;
+}
+
+/** Asks the repository's git-receive-pack for its advertisement over smart HTTP. */
+export async function discoverPushRefs(repo: RepoUrl, options: SmartHttpOptions): Promise<PushAdvertisement> {
+  const { base, body, options: http } = await getReceivePackAdvertisement(repo, options);
+  const reader = new PktLineReader(body);
+  try {
+    const { objectFormat, refs, capabilities } = await readV0Advertisement(reader);
+    return { objectFormat, refs, capabilities, base, http };
+  } finally {
+    await reader.close();
+  }
 }
 
 /** `pushed`: the server reported every ref created; `already-present`: the remote had exactly these refs. */
@@ -98,7 +126,7 @@ function list(label: string, names: string[]): string | undefined {
   return `${names.length} ${label}: ${shown}${names.length > 5 ? ', …' : ''}`;
 }
 
-async function sendPush(repo: RepoUrl, advertisement: RefAdvertisement, request: PushRequest, pack: PackSource, options: SmartHttpOptions): Promise<PushReport> {
+async function sendPush(repo: RepoUrl, advertisement: PushAdvertisement, request: PushRequest, pack: PackSource, options: SmartHttpOptions): Promise<PushReport> {
   const offered = advertisement.capabilities;
   // Without report-status the server says nothing about the outcome, and a pack with offset
   // deltas (what mirror asks for) cannot be sent to a server that does not take them.
@@ -126,7 +154,7 @@ async function sendPush(repo: RepoUrl, advertisement: RefAdvertisement, request:
       if (said && !error.message.includes(said)) error.message += ` (server said: ${said})`;
       throw error;
     }
-    throw describeNetworkError(error, repo);
+    throw describeNetworkError(error, repo, options.credentials);
   } finally {
     await outer.close();
   }

@@ -1,7 +1,5 @@
-import type { RepoUrl } from './repo-url.js';
 import { DELIM, FLUSH, PktLineReader, ProtocolError, pktLine, pktText, type Pkt } from './pkt-line.js';
-import type { SmartHttpOptions } from './smart-http.js';
-import { getInfoRefs, postUploadPack } from './smart-http.js';
+import type { UploadPackConnection } from './transport.js';
 import { isValidRefName } from './verify/fsck.js';
 
 export type ObjectFormat = 'sha1' | 'sha256';
@@ -10,10 +8,6 @@ export type ProtocolVersion = 0 | 2;
 /** What a server says it has: refs with their ids, where HEAD points, and how to talk to it. */
 export interface RefAdvertisement {
   protocol: ProtocolVersion;
-  /** Base URL after redirects. */
-  base: string;
-  /** HTTP options for requests after discovery (credentials dropped after a redirect off the host). */
-  http: SmartHttpOptions;
   objectFormat: ObjectFormat;
   /** Ref name → object id, HEAD included when the server advertises it. Never peeled `^{}` entries. */
   refs: Map<string, string>;
@@ -28,37 +22,30 @@ export interface RefAdvertisement {
 export const DEFAULT_REF_PATTERNS = ['HEAD', 'refs/heads/*', 'refs/tags/*'] as const;
 
 /** Lists the server's refs: protocol v2 `ls-refs` when it speaks v2, else the v0 advertisement. */
-export async function discoverRefs(repo: RepoUrl, patterns: readonly string[], options: SmartHttpOptions): Promise<RefAdvertisement> {
-  const { base, body, options: http } = await getInfoRefs(repo, options);
-  const reader = new PktLineReader(body);
+export async function discoverRefs(connection: UploadPackConnection, patterns: readonly string[]): Promise<RefAdvertisement> {
+  const reader = await connection.advertise();
   try {
     let first: Pkt | undefined = await readFirstLine(reader);
     const firstText = pktText(first);
     if (firstText === 'version 2') {
       const capabilities = await readCapabilityAdvertisement(reader);
-      return await listRefsV2(repo, base, capabilities, patterns, http);
+      return await listRefsV2(connection, capabilities, patterns);
     }
     if (firstText === 'version 1') first = await reader.read();
-    return await parseV0Advertisement(first, reader, base, http);
+    return await parseV0Advertisement(first, reader);
   } finally {
-    await reader.close();
+    await connection.release(reader);
   }
 }
 
 /**
- * What a push would start from: receive-pack's (v0) advertisement of the refs it would update and
- * the capabilities it accepts (report-status, side-band-64k, atomic, object-format...).
+ * Reads a v0 advertisement to its flush: the one receive-pack sends (it speaks no v2), with refs
+ * it would update and the capabilities it accepts (report-status, side-band-64k, atomic...).
  */
-export async function discoverPushRefs(repo: RepoUrl, options: SmartHttpOptions): Promise<RefAdvertisement> {
-  const { base, body, options: http } = await getInfoRefs(repo, options, 'git-receive-pack');
-  const reader = new PktLineReader(body);
-  try {
-    let first: Pkt | undefined = await readFirstLine(reader);
-    if (pktText(first) === 'version 1') first = await reader.read();
-    return await parseV0Advertisement(first, reader, base, http);
-  } finally {
-    await reader.close();
-  }
+export async function readV0Advertisement(reader: PktLineReader): Promise<RefAdvertisement> {
+  let first: Pkt | undefined = await readFirstLine(reader);
+  if (pktText(first) === 'version 1') first = await reader.read();
+  return parseV0Advertisement(first, reader);
 }
 
 /** The advertisement's first pkt after the service line smart HTTP puts before it (v0, some v2 servers). */
@@ -87,22 +74,19 @@ async function readCapabilityAdvertisement(reader: PktLineReader): Promise<Map<s
 }
 
 async function listRefsV2(
-  repo: RepoUrl,
-  base: string,
+  connection: UploadPackConnection,
   capabilities: Map<string, string | true>,
   patterns: readonly string[],
-  options: SmartHttpOptions,
 ): Promise<RefAdvertisement> {
   if (!capabilities.has('ls-refs')) throw new ProtocolError('the server speaks protocol v2 but does not offer ls-refs');
   const objectFormat = parseObjectFormat(capabilities.get('object-format'));
-  const lines = [pktLine('command=ls-refs\n'), pktLine(`agent=${options.userAgent}\n`)];
+  const lines = [pktLine('command=ls-refs\n'), pktLine(`agent=${connection.userAgent}\n`)];
   if (capabilities.has('object-format')) lines.push(pktLine(`object-format=${objectFormat}\n`));
   lines.push(Buffer.from(DELIM), pktLine('peel\n'), pktLine('symrefs\n'));
   for (const prefix of refPrefixes(patterns)) lines.push(pktLine(`ref-prefix ${prefix}\n`));
   lines.push(Buffer.from(FLUSH));
 
-  const response = await postUploadPack(repo, base, Buffer.concat(lines), true, options);
-  const reader = new PktLineReader(response);
+  const reader = await connection.request(Buffer.concat(lines), true);
   const refs = new Map<string, string>();
   let headTarget: string | undefined;
   try {
@@ -121,12 +105,12 @@ async function listRefsV2(
       }
     }
   } finally {
-    await reader.close();
+    await connection.release(reader);
   }
-  return { protocol: 2, base, http: options, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow: false };
+  return { protocol: 2, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow: false };
 }
 
-async function parseV0Advertisement(first: Pkt | undefined, reader: PktLineReader, base: string, http: SmartHttpOptions): Promise<RefAdvertisement> {
+async function parseV0Advertisement(first: Pkt | undefined, reader: PktLineReader): Promise<RefAdvertisement> {
   const refs = new Map<string, string>();
   const capabilities = new Map<string, string | true>();
   let headTarget: string | undefined;
@@ -166,7 +150,7 @@ async function parseV0Advertisement(first: Pkt | undefined, reader: PktLineReade
     refs.set(name, id);
   }
   if (!pkt) throw new ProtocolError('ref advertisement ended without a flush');
-  return { protocol: 0, base, http, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow };
+  return { protocol: 0, objectFormat, refs, ...(headTarget ? { headTarget } : {}), capabilities, shallow };
 }
 
 /** A name git would refuse cannot go into a bundle: the repo fails rather than store one git rejects. */

@@ -1,8 +1,6 @@
-import type { RepoUrl } from './repo-url.js';
 import { DELIM, FLUSH, PktLineReader, ProtocolError, pktLine, pktText, type Pkt } from './pkt-line.js';
 import type { RefAdvertisement } from './ref-advertisement.js';
-import type { SmartHttpOptions } from './smart-http.js';
-import { describeNetworkError, postUploadPack } from './smart-http.js';
+import type { UploadPackConnection } from './transport.js';
 
 /** The server reported a failure in-band (side-band 3 or an ERR line). */
 export class RemoteError extends Error {}
@@ -12,15 +10,13 @@ export class RemoteError extends Error {}
  * yields the pack bytes as they arrive, demultiplexed from side-band-64k.
  */
 export async function* fetchPack(
-  repo: RepoUrl,
+  connection: UploadPackConnection,
   advertisement: RefAdvertisement,
   wants: readonly string[],
-  options: SmartHttpOptions,
 ): AsyncGenerator<Buffer> {
   const v2 = advertisement.protocol === 2;
-  const request: FetchRequest = v2 ? fetchRequestV2(advertisement, wants, options) : fetchRequestV0(advertisement, wants, options);
-  const response = await postUploadPack(repo, advertisement.base, request.body, v2, advertisement.http);
-  const reader = new PktLineReader(response);
+  const request: FetchRequest = v2 ? fetchRequestV2(advertisement, wants, connection.userAgent) : fetchRequestV0(advertisement, wants, connection.userAgent);
+  const reader = await connection.request(request.body, v2);
   const progress = new ProgressTail();
   try {
     if (v2) yield* readFetchResponseV2(reader, progress);
@@ -31,9 +27,9 @@ export async function* fetchPack(
       if (said && !error.message.includes(said)) error.message += ` (server progress: ${said})`;
       throw error;
     }
-    throw describeNetworkError(error, repo);
+    throw connection.describeError(error);
   } finally {
-    await reader.close();
+    await connection.release(reader);
   }
 }
 
@@ -43,9 +39,9 @@ interface FetchRequest {
   sideBand: SideBand;
 }
 
-function fetchRequestV2(advertisement: RefAdvertisement, wants: readonly string[], options: SmartHttpOptions): FetchRequest {
+function fetchRequestV2(advertisement: RefAdvertisement, wants: readonly string[], userAgent: string): FetchRequest {
   if (!advertisement.capabilities.has('fetch')) throw new ProtocolError('the server speaks protocol v2 but does not offer fetch');
-  const lines = [pktLine('command=fetch\n'), pktLine(`agent=${options.userAgent}\n`)];
+  const lines = [pktLine('command=fetch\n'), pktLine(`agent=${userAgent}\n`)];
   if (advertisement.capabilities.has('object-format')) lines.push(pktLine(`object-format=${advertisement.objectFormat}\n`));
   lines.push(Buffer.from(DELIM), pktLine('ofs-delta\n'));
   for (const want of wants) lines.push(pktLine(`want ${want}\n`));
@@ -54,11 +50,11 @@ function fetchRequestV2(advertisement: RefAdvertisement, wants: readonly string[
   return { body: Buffer.concat(lines), sideBand: 'side-band-64k' };
 }
 
-function fetchRequestV0(advertisement: RefAdvertisement, wants: readonly string[], options: SmartHttpOptions): FetchRequest {
+function fetchRequestV0(advertisement: RefAdvertisement, wants: readonly string[], userAgent: string): FetchRequest {
   const offered = advertisement.capabilities;
   const sideBand: SideBand = offered.has('side-band-64k') ? 'side-band-64k' : offered.has('side-band') ? 'side-band' : 'none';
   // Only capabilities the server offered may be requested; no multi_ack, so one NAK comes back.
-  const capabilities = [sideBand === 'none' ? undefined : sideBand, offered.has('ofs-delta') ? 'ofs-delta' : undefined, `agent=${options.userAgent}`];
+  const capabilities = [sideBand === 'none' ? undefined : sideBand, offered.has('ofs-delta') ? 'ofs-delta' : undefined, `agent=${userAgent}`];
   if (offered.has('object-format')) capabilities.push(`object-format=${advertisement.objectFormat}`);
   const lines = wants.map((want, index) => pktLine(index === 0 ? `want ${want} ${capabilities.filter(Boolean).join(' ')}\n` : `want ${want}\n`));
   lines.push(Buffer.from(FLUSH), pktLine('done\n'));

@@ -30,8 +30,9 @@ export const handler = backupHandler(async (event: ReportEvent): Promise<Pick<Ru
   metrics.addMetric(BackupMetric.ReposUnchanged, MetricUnit.Count, report.totals.reposUnchanged);
   metrics.addMetric(BackupMetric.ReposFailed, MetricUnit.Count, report.totals.reposFailed);
   metrics.addMetric(BackupMetric.BytesMirrored, MetricUnit.Bytes, report.totals.bytesMirrored);
+  metrics.addMetric(BackupMetric.ApplicationsNotReady, MetricUnit.Count, report.totals.applicationsNotReady ?? 0);
   if (report.lastSuccessAt) metrics.addMetric(BackupMetric.SecondsSinceLastSuccess, MetricUnit.Seconds, Math.round((Date.now() - Date.parse(report.lastSuccessAt)) / 1000));
   const log = report.result === 'Succeeded' ? logger.info.bind(logger) : logger.error.bind(logger);
-  log(`backup run ${report.result}`, { runId: report.runId, totals: report.totals });
+  log(`backup run ${report.result}`, { runId: report.runId, totals: report.totals, problems: report.problems.slice(0, 20) });
   return { runId: report.runId, result: report.result, totals: report.totals };
 });

@@ -2,11 +2,12 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { redactSecrets } from '../shared/redact.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, USER_AGENT } from '../git/mirror.js';
-import { describeRefDifference, pushRefsToEmptyRemote, type PushOutcome } from '../git/receive-pack.js';
-import { discoverPushRefs, discoverRefs } from '../git/ref-advertisement.js';
-import { parseRepoUrl, redactUserInfo, RepoUrlError, type GitCredentials, type RepoUrl } from '../git/repo-url.js';
+import { credentialSecrets, type GitConnectionContext, type GitCredentials } from '../git/credentials.js';
+import { describeRefDifference, discoverPushRefs, pushRefsToEmptyRemote, type PushOutcome } from '../git/receive-pack.js';
+import { discoverRefs } from '../git/ref-advertisement.js';
+import { parseRepoUrl, redactUserInfo, RepoUrlError, type RepoUrl } from '../git/repo-url.js';
 import { parseSidecar, type RepoSidecar } from '../git/sidecar.js';
-import type { SmartHttpOptions } from '../git/smart-http.js';
+import { openHttpConnection, type SmartHttpOptions } from '../git/smart-http.js';
 import type { Finding } from '../git/verify/findings.js';
 import { splitBundleStream } from '../git/verify/bundle-file.js';
 import type { Store } from '../store/store.js';
@@ -49,8 +50,10 @@ export interface RestoreGitOptions {
   to: string;
   /** Only these repositories: original URLs, or store keys (`git/<host>/<path>[.bundle|.json]`). */
   only?: readonly string[];
-  /** For every target URL that carries no credentials of its own. */
+  /** For every target URL that carries no credentials of its own (basic auth, bearer token, client certificate, proxy...). */
   credentials?: GitCredentials;
+  /** Extra CAs per host name, as argocd-tls-certs-cm keys them: for a new host whose certificate a private CA signed. */
+  context?: GitConnectionContext;
   idleTimeoutMs?: number;
   concurrency?: number;
   /** Called as each repository finishes. */
@@ -102,7 +105,10 @@ export function checkTemplate(template: string): void {
     throw new RestoreGitUsageError(`--to ${redactUserInfo(template)}: unknown placeholder ${unknown[0]}; use {path} (the repository path without .git) and {host} (the original host)`);
   }
   try {
-    parseRepoUrl(targetUrl(template, { host: 'example.com', path: 'org/repo' }));
+    const sample = parseRepoUrl(targetUrl(template, { host: 'example.com', path: 'org/repo' }));
+    if (sample.ssh) {
+      throw new RestoreGitUsageError(`--to ${redactUserInfo(template)}: restore-git pushes over HTTPS only; give the new host's https:// URL template, e.g. https://git.dr.example/{path}.git`);
+    }
   } catch (error) {
     if (error instanceof RepoUrlError) throw new RestoreGitUsageError(`--to: ${error.message}; e.g. https://git.dr.example/{path}.git`);
     throw error;
@@ -174,6 +180,7 @@ async function restoreRepo(stored: StoredRepo, target: string, options: RestoreG
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       userAgent: USER_AGENT,
       ...(credentials ? { credentials } : {}),
+      ...(options.context ? { context: options.context } : {}),
     };
     if (sidecar.status === 'empty') return { ...base, ...(await restoreEmpty(targetRepo, http)), head: sidecar.head, seconds: seconds() };
 
@@ -191,7 +198,7 @@ async function restoreRepo(stored: StoredRepo, target: string, options: RestoreG
     }
 
     // Read back as a clone would (upload-pack), not from the push's own report.
-    const listed = await discoverRefs(targetRepo, ['HEAD', 'refs/*'], http);
+    const listed = await discoverRefs(openHttpConnection(targetRepo, http), ['HEAD', 'refs/*']);
     const remoteRefs = new Map([...listed.refs].filter(([name]) => name !== 'HEAD'));
     const difference = describeRefDifference(bundle.refs, remoteRefs);
     if (difference) {
@@ -215,7 +222,7 @@ async function restoreRepo(stored: StoredRepo, target: string, options: RestoreG
       status: 'failed',
       ...(sidecar ? { head: sidecar.head } : {}),
       seconds: seconds(),
-      error: redactSecrets(redactUserInfo(`${base.target}: ${advice(error, text)}`), [credentials?.password]),
+      error: redactSecrets(redactUserInfo(`${base.target}: ${advice(error, text)}`), credentialSecrets(credentials)),
     };
   }
 }

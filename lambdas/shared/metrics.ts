@@ -19,6 +19,8 @@ export const BackupMetric = {
   ReposMirrored: 'ReposMirrored',
   ReposUnchanged: 'ReposUnchanged',
   ReposFailed: 'ReposFailed',
+  /** Count per run: Applications that could not be restored from this backup (report). */
+  ApplicationsNotReady: 'ApplicationsNotReady',
   /** Bytes of bundles written in the run (report). */
   BytesMirrored: 'BytesMirrored',
   /** Count, one per bundle verified (verify, in backup runs and in the weekly sweep). */

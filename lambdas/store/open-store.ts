@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { LocalStore } from './local-store.js';
-import type { PutOptions, PutResult, Store } from './store.js';
+import type { ObjectVersion, PutOptions, PutResult, Store } from './store.js';
 
 export interface OpenStoreOptions {
   /** KMS key id or ARN for SSE-KMS on S3; ignored for a local directory. */
@@ -90,6 +90,14 @@ class LazyStore implements Store {
 
   async *list(prefix: string): AsyncIterable<string> {
     yield* (await this.resolve()).list(prefix);
+  }
+
+  async listVersions(key: string): Promise<ObjectVersion[]> {
+    return (await this.resolve()).listVersions(key);
+  }
+
+  async getVersion(key: string, versionId: string): Promise<Readable | undefined> {
+    return (await this.resolve()).getVersion(key, versionId);
   }
 
   private resolve(): Promise<Store> {

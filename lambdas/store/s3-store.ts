@@ -5,12 +5,14 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   S3Client,
   type GetObjectCommandOutput,
   type ListObjectsV2CommandOutput,
+  type ListObjectVersionsCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { assertValidKey, assertValidPrefix, MeasuredBody, type PutOptions, type PutResult, type Store } from './store.js';
+import { assertValidKey, assertValidPrefix, MeasuredBody, type ObjectVersion, type PutOptions, type PutResult, type Store } from './store.js';
 
 /** 8 MiB parts, two in flight and one filling: an upload's buffers do not grow with the object. */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -142,13 +144,51 @@ export class S3Store implements Store {
     } while (token);
   }
 
-  private async getObject(key: string): Promise<GetObjectCommandOutput | undefined> {
+  /** The bucket's versions of the key (an unversioned bucket has one, with id "null"). */
+  async listVersions(key: string): Promise<ObjectVersion[]> {
+    const objectKey = this.objectKey(key);
+    const versions: ObjectVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      let page: ListObjectVersionsCommandOutput;
+      try {
+        page = await this.client.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: objectKey, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+      } catch (error) {
+        throw this.failure(error, 'list the versions of', objectKey, 's3:ListBucketVersions');
+      }
+      // The prefix also matches longer keys ("export.yaml.old"): only this key's versions count.
+      for (const version of page.Versions ?? []) {
+        if (version.Key !== objectKey) continue;
+        versions.push({ versionId: version.VersionId ?? 'null', modified: version.LastModified ?? new Date(0), size: version.Size ?? 0, latest: version.IsLatest ?? false });
+      }
+      for (const marker of page.DeleteMarkers ?? []) {
+        if (marker.Key !== objectKey) continue;
+        versions.push({ versionId: marker.VersionId ?? 'null', modified: marker.LastModified ?? new Date(0), size: 0, latest: marker.IsLatest ?? false, deleted: true });
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    // LastModified has whole seconds: the latest version goes first among equals.
+    return versions.sort((a, b) => b.modified.getTime() - a.modified.getTime() || Number(b.latest) - Number(a.latest));
+  }
+
+  async getVersion(key: string, versionId: string): Promise<Readable | undefined> {
+    const output = await this.getObject(key, versionId);
+    if (output === undefined) return undefined;
+    if (output.Body instanceof Readable) return output.Body;
+    throw new Error(`Reading s3://${this.bucket}/${this.objectKey(key)} (version ${versionId}): the S3 client returned a body that is not a Node.js stream.`);
+  }
+
+  private async getObject(key: string, versionId?: string): Promise<GetObjectCommandOutput | undefined> {
     const objectKey = this.objectKey(key);
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) }));
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw this.failure(error, 'read', objectKey, 's3:GetObject');
+      throw this.failure(error, 'read', objectKey, versionId ? 's3:GetObjectVersion' : 's3:GetObject');
     }
   }
 
@@ -210,7 +250,7 @@ export class S3Store implements Store {
     const where = `s3://${this.bucket}/${objectKey}`;
     const requestId = (error as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
     const suffix = requestId ? ` (S3 request id ${requestId})` : '';
-    const resource = action === 's3:ListBucket' ? `arn:aws:s3:::${this.bucket}` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
+    const resource = action === 's3:ListBucket' || action === 's3:ListBucketVersions' ? `arn:aws:s3:::${this.bucket}` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
     let text: string;
     if (name.startsWith('KMS.') || (name === 'AccessDenied' && /kms/i.test(message))) {
       text = `S3 could not use the KMS key to ${verb} ${where}: ${message}. Check that the key${this.kmsKeyId ? ` ${this.kmsKeyId}` : ''} exists, is enabled, and that its key policy lets this role use kms:GenerateDataKey and kms:Decrypt.`;
@@ -219,7 +259,7 @@ export class S3Store implements Store {
     } else if (name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
       text = `Access denied: could not ${verb} ${where}. Allow ${action} on ${resource}`;
       if (action === 's3:PutObject') text += ' (and s3:AbortMultipartUpload, to clean up failed uploads)';
-      if (action === 's3:GetObject') text += ' (and s3:ListBucket on the bucket, without which S3 answers 403 instead of 404 for missing keys)';
+      if (action === 's3:GetObject' || action === 's3:GetObjectVersion') text += ' (and s3:ListBucket on the bucket, without which S3 answers 403 instead of 404 for missing keys)';
       if (this.kmsKeyId) text += `, and kms:GenerateDataKey and kms:Decrypt on ${this.kmsKeyId}`;
       text += ` for the role running argocd-dr: ${message}`;
       // HEAD responses carry no error code, so a bad signature looks the same there.

@@ -30,6 +30,29 @@ export interface Store {
 
   /** The object's file, for backends that have one (the local directory): readers skip a copy. */
   localPath?(key: string): string;
+
+  /**
+   * Every version of the object at `key`, newest first: the current one and those it replaced
+   * (S3: the bucket's versioning; a local directory keeps replaced objects itself). [] when the
+   * key never held an object. A version is listed only once it was complete.
+   */
+  listVersions(key: string): Promise<ObjectVersion[]>;
+
+  /** The bytes of one version from listVersions, or undefined when that version is gone. */
+  getVersion(key: string, versionId: string): Promise<Readable | undefined>;
+}
+
+/** One version of an object, as listVersions reports it. */
+export interface ObjectVersion {
+  /** Opaque; pass it to getVersion. */
+  versionId: string;
+  /** When this version was written. */
+  modified: Date;
+  size: number;
+  /** The version get() reads. */
+  latest: boolean;
+  /** An S3 delete marker: from `modified` on, the key held no object. */
+  deleted?: boolean;
 }
 
 export interface PutOptions {
@@ -80,6 +103,13 @@ function keyProblem(key: string): string | undefined {
     if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
   }
   return undefined;
+}
+
+/** Reads a whole (small) object as UTF-8 text. */
+export async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of bodyChunks(body)) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The body as Buffers, whatever form it came in; a stream's error or premature close is thrown. */

@@ -130,8 +130,11 @@ export class BackupFunction extends NodejsFunction {
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
-        // Bundle the AWS SDK too: the versions the tests ran against, not the runtime's.
-        externalModules: [],
+        // Bundle the AWS SDK too: the versions the tests ran against, not the runtime's. ssh2's native
+        // speed-ups are optional (it requires them in try/catch and falls back to node:crypto).
+        externalModules: ['cpu-features', '*.node'],
+        // ssh2 reads __dirname when it loads, which an ES module does not have.
+        define: { __dirname: 'import.meta.dirname' },
         forceDockerBundling: false,
         ...(Object.keys(entries).length > 0 ? { commandHooks: extraEntryHooks(entries) } : {}),
         ...props.bundling,

@@ -45,7 +45,7 @@ export class BackupMonitoring extends Construct {
     const perRun = (name: (typeof BackupMetric)[keyof typeof BackupMetric]) => backupMetric(name, 'Maximum');
 
     alarms.whenAny('RunFailed', perRun(BackupMetric.RunFailed), 'A backup run failed: no cluster could be exported. Open runs/<run-id>.json in the vault.');
-    alarms.whenAny('RunPartiallyFailed', perRun(BackupMetric.RunPartiallyFailed), 'A backup run partly failed: a cluster, repository or bundle failed. See runs/<run-id>.json.');
+    alarms.whenAny('RunPartiallyFailed', perRun(BackupMetric.RunPartiallyFailed), 'A backup run partly failed: a cluster, repository or bundle failed, or an Application could not be restored from the backup. See problems in runs/<run-id>.json.');
     const stale = staleness(props.backupInterval);
     alarms.whenAbsent('BackupStale', backupMetric(BackupMetric.RunSucceeded, 'Sum', stale.period), stale.periods,
       `No backup run succeeded in ${stale.window.toHumanString()} (twice the schedule): runs fail, or do not start at all.`);
@@ -93,6 +93,7 @@ export class BackupMonitoring extends Construct {
             label: 'export failed',
             period: hourly,
           })]),
+          graph('Applications not restore-ready', [backupMetric(BackupMetric.ApplicationsNotReady, 'Maximum', hourly)]),
         ],
       ],
     });

@@ -130,6 +130,8 @@ export class BackupWorkflows extends Construct {
       mirrorRepo.next(
         new Choice(this, 'Mirrored?')
           .when(Condition.and(Condition.stringEquals('$.mirror.status', 'mirrored'), Condition.isPresent('$.mirror.bundle')), verifyNewBundle)
+          // An unchanged repo whose kept readiness answers do not cover this run's Applications.
+          .when(Condition.and(Condition.isPresent('$.mirror.readinessOnly'), Condition.isPresent('$.mirror.bundle')), verifyNewBundle)
           .otherwise(new Succeed(this, 'NothingNewToVerify')),
       ),
     );
@@ -145,7 +147,7 @@ export class BackupWorkflows extends Construct {
       .next(plan)
       .next(
         new Choice(this, 'AnyRepoChanged?')
-          .when(Condition.and(Condition.isPresent('$.plan.itemsKey'), Condition.numberGreaterThan('$.plan.changed', 0)), mirrorRepos.next(report))
+          .when(Condition.and(Condition.isPresent('$.plan.itemsKey'), Condition.numberGreaterThan('$.plan.items', 0)), mirrorRepos.next(report))
           .otherwise(report),
       );
     this.backupRun = this.stateMachine('BackupRun', backupDefinition, props);

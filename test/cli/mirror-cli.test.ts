@@ -41,7 +41,7 @@ describe('argocd-dr mirror', () => {
 
   it.each([
     [['mirror'], /missing required argument/],
-    [['mirror', 'ftp://example.com/repo.git'], /only http\(s\) Git URLs/],
+    [['mirror', 'ftp://example.com/repo.git'], /unsupported scheme ftp/],
     [['mirror', '--concurrency', '0', 'https://example.com/r.git'], /--concurrency must be a whole number/],
     [['mirror', '--refs', 'notes/*', 'https://example.com/r.git'], /must be HEAD or start with refs\//],
     [['mirror', '--password', 'x', 'https://example.com/r.git'], /a password needs a username/],

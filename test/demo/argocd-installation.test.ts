@@ -1,33 +1,10 @@
-import { Ajv } from 'ajv';
 import { describe, expect, test } from 'vitest';
 import {
   ARGOCD_CONFIGMAPS, ARGOCD_IMAGE, ARGOCD_SECRETS, LABELLED_CONFIGMAP, PLANTED_SECRETS, STRAY_NAMESPACE, UNRELATED_CONFIGMAPS, UNRELATED_SECRETS,
-  argocdCrds, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes,
+  demoInstallation, fullInstallation, leakedSecrets, manyApplications, minimalInstallation, secretProbes, sha,
 } from '../../demo/argocd-installation.js';
 import type { KubeObject } from '../../demo/kube/kube-object.js';
-
-type Schema = Record<string, unknown>;
-
-// Kubernetes prunes fields a structural schema does not declare; closing every declared object makes
-// such fields an error here, so a fixture cannot carry a field a real API server would drop.
-function closed(schema: Schema): Schema {
-  const copy: Schema = { ...schema };
-  if (copy.properties && copy.additionalProperties === undefined && !copy['x-kubernetes-preserve-unknown-fields']) copy.additionalProperties = false;
-  for (const key of ['properties', 'patternProperties']) {
-    if (copy[key]) copy[key] = Object.fromEntries(Object.entries(copy[key] as Record<string, Schema>).map(([name, child]) => [name, closed(child)]));
-  }
-  for (const key of ['items', 'additionalProperties']) if (copy[key] && typeof copy[key] === 'object') copy[key] = closed(copy[key] as Schema);
-  for (const key of ['anyOf', 'allOf', 'oneOf']) if (Array.isArray(copy[key])) copy[key] = (copy[key] as Schema[]).map(closed);
-  return copy;
-}
-
-function validators() {
-  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-  return new Map(argocdCrds().map((crd) => {
-    const spec = crd.spec as { names: { kind: string }; versions: { schema: { openAPIV3Schema: Schema } }[] };
-    return [spec.names.kind, ajv.compile(closed(spec.versions[0]!.schema.openAPIV3Schema))] as const;
-  }));
-}
+import { crdValidators as validators } from '../support/crd-schema.js';
 
 const byName = (objects: KubeObject[], kind: string, namespace = 'argocd') =>
   new Map(objects.filter((o) => o.kind === kind && o.metadata.namespace === namespace).map((o) => [o.metadata.name, o]));
@@ -37,7 +14,13 @@ describe('argocd-installation fixtures', () => {
 
   test('every Argo CD object validates against its CRD schema, with undeclared fields refused', () => {
     const validate = validators();
-    const objects = [...full, ...minimalInstallation(), ...manyApplications(30, 4), ...fullInstallation({ extraApps: 5, projects: 2 })];
+    const demo = demoInstallation({
+      gitBaseUrl: 'http://127.0.0.1:8080',
+      repoUrls: { guestbook: 'http://127.0.0.1:8080/apps/guestbook.git', billing: 'http://127.0.0.1:8080/payments/billing.git', values: 'http://127.0.0.1:8080/payments/values.git', clusterAddons: 'http://127.0.0.1:8080/platform/cluster-addons.git' },
+      commitOf: (repo, ref) => sha(`${repo}@${ref}`),
+      credentials: { username: 'argocd', password: 'demo' },
+    });
+    const objects = [...full, ...minimalInstallation(), ...manyApplications(30, 4), ...fullInstallation({ extraApps: 5, projects: 2 }), ...demo];
     let checked = 0;
     for (const object of objects) {
       const check = validate.get(object.kind);

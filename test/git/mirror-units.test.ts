@@ -123,9 +123,23 @@ describe('repository URLs', () => {
     expect(redactUserInfo('https://a@b.example/x and https://c:d@e.example/y')).toBe('https://b.example/x and https://e.example/y');
   });
 
+  it('gives an SSH URL, scp-style or ssh://, the store keys of the https URL of the same repository', () => {
+    const https = repoStoreKeys(parseRepoUrl('https://github.com/org/repo.git'));
+    for (const url of ['git@github.com:org/repo.git', 'ssh://git@github.com/org/repo.git', 'ssh://git@GitHub.com:22/org/repo', 'git@github.com:/org/repo.git/']) {
+      expect(repoStoreKeys(parseRepoUrl(url)), url).toEqual(https);
+    }
+    expect(parseRepoUrl('git@github.com:org/repo.git').ssh).toEqual({ user: 'git', hostname: 'github.com', port: 22, path: 'org/repo.git' });
+    expect(parseRepoUrl('ssh://deploy@127.0.0.1:2222/srv/org/repo.git')).toMatchObject({
+      host: '127.0.0.1:2222', path: 'srv/org/repo', ssh: { user: 'deploy', hostname: '127.0.0.1', port: 2222, path: '/srv/org/repo.git' },
+    });
+    expect(parseRepoUrl('ssh://git@[::1]:2222/org/repo.git')).toMatchObject({ host: '[::1]:2222', ssh: { hostname: '::1', port: 2222 } });
+    expect(parseRepoUrl('ssh://git@host/~alice/repo.git').ssh?.path).toBe('~alice/repo.git');
+    expect(() => parseRepoUrl('ssh://git:hunter22@host/org/repo.git')).toThrow(/cannot carry a password/);
+  });
+
   it('refuses what it cannot mirror, without echoing credentials', () => {
-    expect(() => parseRepoUrl('git@github.com:org/repo.git')).toThrow(/is not a URL/);
-    expect(() => parseRepoUrl('ssh://git@github.com/org/repo.git')).toThrow(/only http\(s\)/);
+    expect(() => parseRepoUrl('git@github.com:')).toThrow(/is not a URL/);
+    expect(() => parseRepoUrl('ssh://git@github.com/')).toThrow(/no usable repository path/);
     expect(() => parseRepoUrl('https://host/')).toThrow(/no usable repository path/);
     const message = (() => {
       try {
@@ -135,7 +149,7 @@ describe('repository URLs', () => {
         return String(error);
       }
     })();
-    expect(message).toMatch(/only http\(s\)/);
+    expect(message).toMatch(/unsupported scheme ftp; give an https:\/\/, http:\/\/, ssh:\/\/ or scp-style/);
     expect(message).not.toContain('topsecret');
   });
 });

@@ -16,10 +16,10 @@ import { leakedSecrets, minimalInstallation } from '../../demo/argocd-installati
 import { startDescribeClusterEndpoint, type DescribeClusterEndpoint } from '../support/eks/describe-cluster-endpoint.js';
 import { planted, verifierOptions } from '../support/eks/fake-credentials.js';
 import { eksTokenAuthenticator } from '../support/eks/token-verifier.js';
-import { removeTempDirs, tempDir } from '../../demo/git.js';
+import { git as git_, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../demo/kube/kube-api-server.js';
-import { createRichRepo, forcePushBranch } from '../../demo/origin-repos.js';
+import { createRichRepo, forcePushBranch, pushCommit } from '../../demo/origin-repos.js';
 
 /**
  * The backup run's Lambda handlers, invoked in the order the state machine runs them, with the
@@ -59,7 +59,8 @@ async function runBackup(runId: string): Promise<{ report: RunReport; plan: Plan
     const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
     for (const item of items) {
       const mirrored = await mirrorHandler(item, context) as MirrorResult;
-      if (mirrored.status === 'mirrored') await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
+      // The Mirrored? choice: a new bundle, or an unchanged one the plan wants opened for readiness.
+      if (mirrored.status === 'mirrored' || (mirrored as { readinessOnly?: true }).readinessOnly) await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
     }
     await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
     const report = JSON.parse((await vault().getText(`runs/${runId}.json`))!) as RunReport;
@@ -127,15 +128,62 @@ describe('a backup run through the Lambda handlers', () => {
     try {
       const { report, plan, logs } = await runBackup('run-2');
       expect(plan).toMatchObject({ changed: 0, unchanged: 1, failed: 0 });
+      expect(report.problems).toEqual([]);
       expect(report.result).toBe('Succeeded');
       expect(report.lastSuccessAt).toBe(report.finishedAt);
       expect(logs).toMatch(/"RunSucceeded":1/);
 
-      await forcePushBranch(origin, 'main');
+      await pushCommit(origin, 'main', 'apps/guestbook/config.yaml', 'replicas: 2\n');
       const third = await runBackup('run-3');
       expect(third.plan).toMatchObject({ changed: 1 });
+      expect(third.report.problems).toEqual([]);
       expect(third.report).toMatchObject({ result: 'Succeeded', totals: { reposMirrored: 1, bundlesVerified: 1 } });
+      expect(third.report.readiness).toMatchObject({ ready: 1, notReady: 0 });
     } finally {
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it('sends an unchanged repo to verify when an Application now asks it something new, without fetching it', async () => {
+    process.env.EXTRA_REPOS = '[]';
+    const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+    const app = kube.get(ref)!;
+    try {
+      // The repo's refs are as the last run left them; only the Application moved to the tag v1.0.
+      kube.put({ ...app, spec: { ...(app.spec as object), source: { repoURL: `${git.url}/org/guestbook.git`, path: 'apps/guestbook', targetRevision: 'v1.0' } } });
+      const { report, plan } = await runBackup('run-new-revision');
+      expect(plan).toMatchObject({ items: 1, changed: 0, unchanged: 1 });
+      const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
+      expect(items).toEqual([expect.objectContaining({ readinessOnly: true })]);
+      expect(report.totals).toMatchObject({ reposMirrored: 0, reposUnchanged: 1, reposFailed: 0, bundlesVerified: 1 });
+      expect(report.repos).toEqual([expect.objectContaining({ status: 'unchanged' })]);
+      expect(report.readiness?.applications).toEqual([expect.objectContaining({ verdict: 'ready', sources: [expect.objectContaining({ targetRevision: 'v1.0' })] })]);
+      // The next run finds the answers kept: nothing to open.
+      const again = await runBackup('run-new-revision-2');
+      expect(again.plan).toMatchObject({ items: 0, changed: 0 });
+      expect(again.report.result).toBe('Succeeded');
+    } finally {
+      kube.put(app);
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it("checks restore readiness in the Lambda path: a force push that drops the app's path makes the run PartiallyFailed", async () => {
+    process.env.EXTRA_REPOS = '[]';
+    const before = (await gitRefs(origin)).get('refs/heads/main')!;
+    try {
+      await forcePushBranch(origin, 'main');
+      const { report, logs } = await runBackup('run-rewritten');
+      expect(report.result).toBe('PartiallyFailed');
+      expect(report.totals).toMatchObject({ reposFailed: 0, bundlesFailedVerification: 0, applicationsNotReady: 1 });
+      expect(report.readiness?.applications).toEqual([expect.objectContaining({
+        application: 'argocd/guestbook',
+        verdict: 'not-ready',
+        sources: [expect.objectContaining({ reasons: [expect.stringMatching(/^path apps\/guestbook does not exist at main \([0-9a-f]{12}\)$/)] })],
+      })]);
+      expect(logs).toMatch(/"ApplicationsNotReady":1/);
+    } finally {
+      await git_(['update-ref', 'refs/heads/main', before], { cwd: origin });
       process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
     }
   });
@@ -192,7 +240,7 @@ describe('a backup run through the Lambda handlers', () => {
       const { report, plan } = await runBackup('run-4');
       expect(report.result).toBe('Failed');
       // The cluster's last manifest still names its repos: the Git side is still checked.
-      expect(plan).toMatchObject({ unchanged: 1 });
+      expect(plan.changed + plan.unchanged).toBe(1);
       expect(report.clusters[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/401/) });
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = planted.secretAccessKey;
@@ -225,6 +273,7 @@ describe('the same run with the vault and the work bucket in S3 (s3rver)', () =>
   it('exports, mirrors, verifies and reports Succeeded, with the items in the work bucket', async () => {
     const { report, plan } = await runBackup('s3-run-1');
     expect(plan.itemsKey).toBe('runs/s3-run-1/plan-items.json');
+    expect(report.problems).toEqual([]);
     expect(report).toMatchObject({ result: 'Succeeded', totals: { reposMirrored: 1, bundlesVerified: 1, bundlesFailedVerification: 0 } });
     expect(await vault().head('argocd/prod-eks/export.yaml')).toBeDefined();
     expect(await work().head('runs/s3-run-1/plan-items.json')).toBeDefined();

@@ -166,7 +166,9 @@ describe('BackupStack least privilege', () => {
     expect(objectGrants('export', 's3:PutObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/argocd/*']);
     expect(objectGrants('mirror', 's3:PutObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/git/*', 'arn:aws:s3:::argocd-dr-vault/runs/*']);
     expect(objectGrants('verify', 's3:PutObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/runs/*']);
-    expect(objectGrants('verify', 's3:GetObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/git/*']);
+    expect(objectGrants('verify', 's3:GetObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/git/*', 'arn:aws:s3:::argocd-dr-vault/runs/*']);
+    // The exported repository Secrets: the mirror fetches with the credentials Argo CD would use.
+    expect(objectGrants('mirror', 's3:GetObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/argocd/*', 'arn:aws:s3:::argocd-dr-vault/git/*']);
     expect(objectGrants('report', 's3:PutObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/runs/*']);
   });
 

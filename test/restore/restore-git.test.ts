@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, gitHead, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { issueCertificate, type IssuedCertificate } from '../../demo/git-http/test-certificates.js';
 import { addTags, createEmptyRepo, createRichRepo, createSha256Repo, deleteTag } from '../../demo/origin-repos.js';
 import { mirrorRepos } from '../../lambdas/git/mirror.js';
 import { restoreGit, RestoreGitUsageError, type RestoreGitOptions } from '../../lambdas/restore/restore-git.js';
@@ -249,8 +250,41 @@ describe('restore-git', () => {
     await expect(restore('only', { only: ['https://github.com/org/absent.git'] })).rejects.toThrow(/--only https:\/\/github\.com\/org\/absent\.git matches no repository in .* \(it holds/);
   });
 
+  it('follows a redirect to a renamed repository: the push goes where the advertisement came from', async () => {
+    await createTargets('renamed', ['org/rich']);
+    target.setFault('moved/org/rich.git', { kind: 'redirect', toRepoPath: 'renamed/org/rich.git' });
+    try {
+      const since = target.requests.length;
+      const report = await restore('moved', { only: [`${origin.url}/org/rich.git`] });
+      expect(report.repos).toMatchObject([{ status: 'restored', target: `${target.url}/moved/org/rich.git` }]);
+      expect(pushesSince(since).map((request) => request.path)).toEqual(['/renamed/org/rich.git/git-receive-pack']);
+      expect(await gitRefs(targetDir('renamed', 'org/rich'))).toEqual(await gitRefs(origins.rich!));
+    } finally {
+      target.setFault('moved/org/rich.git', undefined);
+    }
+  });
+
+  it('does not send the credentials to another host a redirect points at', async () => {
+    // The other host takes the same password, so only the missing Authorization header can stop the push.
+    const other = await startGitHttpServer({ root: targetRoot, receivePack: true, auth: credentials });
+    await createTargets('elsewhere', ['org/rich']);
+    target.setFault('away/org/rich.git', { kind: 'redirect', toRepoPath: 'elsewhere/org/rich.git', toOrigin: other.url.replace('127.0.0.1', 'localhost') });
+    try {
+      const report = await restore('away', { only: [`${origin.url}/org/rich.git`] });
+      expect(report.repos[0]!.error).toMatch(/HTTP 401 .*needs credentials/);
+      expect(other.requests.length).toBeGreaterThan(0);
+      expect(other.requests.every((request) => request.status === 401)).toBe(true);
+      expect(await gitRefs(targetDir('elsewhere', 'org/rich'))).toEqual(new Map());
+    } finally {
+      target.setFault('away/org/rich.git', undefined);
+      await other.close();
+    }
+  });
+
   it.each([
-    ['ftp://git.dr.example/{path}.git', /only http\(s\) Git URLs/],
+    ['ftp://git.dr.example/{path}.git', /unsupported scheme ftp/],
+    ['ssh://git@git.dr.example/{path}.git', /restore-git pushes over HTTPS only/],
+    ['git@git.dr.example:{path}.git', /restore-git pushes over HTTPS only/],
     ['https://git.dr.example/{repo}.git', /unknown placeholder \{repo\}/],
     ['not a url', /is not a URL/],
   ])('rejects the template %s before doing anything', async (to, message) => {
@@ -275,6 +309,63 @@ describe('restore-git from an S3 store (s3rver)', () => {
     expect(report.repos).toMatchObject([{ status: 'restored', bundle: `git/${hostOf(origin)}/org/rich.bundle` }]);
     expect(await gitRefs(targetDir('from-s3', 'org/rich'))).toEqual(await gitRefs(origins.rich!));
     await git(['fsck', '--strict', '--no-dangling'], { cwd: targetDir('from-s3', 'org/rich') });
+  });
+});
+
+describe('restore-git to an HTTPS host whose certificate a private CA signed, with a bearer token', () => {
+  const BEARER = 'PLANTED-dr-host-bearer-token-91c7';
+  let certificate: IssuedCertificate;
+  let secure: GitHttpServer;
+  let secureRoot: string;
+  beforeAll(async () => {
+    certificate = await issueCertificate('server');
+    secureRoot = await tempDir('restore-git-https');
+    secure = await startGitHttpServer({ root: secureRoot, receivePack: true, tls: certificate, bearerToken: BEARER });
+  }, 60_000);
+  afterAll(async () => {
+    await secure?.close();
+  });
+
+  async function createSecureTarget(name: string): Promise<string> {
+    const dir = path.join(secureRoot, `${name}.git`);
+    await mkdir(path.dirname(dir), { recursive: true });
+    await git(['init', '-q', '--bare', '--initial-branch=main', dir]);
+    return dir;
+  }
+
+  it('fails without the CA, saying where to add it, and pushes nothing', async () => {
+    const dir = await createSecureTarget('no-ca/org/rich');
+    const report = await restoreGit({ store: openStore(storeDir), to: `${secure.url}/no-ca/{path}.git`, credentials: { bearerToken: BEARER }, only: [`${origin.url}/org/rich.git`] });
+    expect(report.repos[0]!.error).toMatch(/TLS failure talking to 127\.0\.0\.1:\d+: .*add the CA that signed the server's certificate .*\(--ca-cert\)/);
+    expect(await gitRefs(dir)).toEqual(new Map());
+  });
+
+  it('restores with the CA and the bearer token; the token never shows', async () => {
+    const dir = await createSecureTarget('ca/org/rich');
+    const report = await restoreGit({
+      store: openStore(storeDir), to: `${secure.url}/ca/{path}.git`, credentials: { bearerToken: BEARER },
+      context: { tlsCerts: { '127.0.0.1': certificate.caPem } }, only: [`${origin.url}/org/rich.git`],
+    });
+    expect(report.repos).toMatchObject([{ status: 'restored' }]);
+    expect(await gitRefs(dir)).toEqual(await gitRefs(origins.rich!));
+    const wrong = await restoreGit({
+      store: openStore(storeDir), to: `${secure.url}/ca/{path}.git`, credentials: { bearerToken: `${BEARER}-old` },
+      context: { tlsCerts: { '127.0.0.1': certificate.caPem } }, only: [`${origin.url}/org/rich.git`],
+    });
+    expect(wrong.repos[0]!.error).toMatch(/HTTP 401 .*rejected the credentials \(a bearer token\); check the token is right, not expired, and allowed to write to this repository/);
+    expect(JSON.stringify([report, wrong])).not.toContain(BEARER);
+  });
+
+  it('argocd-dr restore-git --ca-cert with ARGOCD_DR_GIT_BEARER_TOKEN', async () => {
+    const dir = await createSecureTarget('cli/org/rich');
+    const caFile = path.join(await tempDir('restore-git-ca'), 'ca.pem');
+    await writeFile(caFile, certificate.caPem);
+    const args = ['restore-git', '--store', storeDir, '--to', `${secure.url}/cli/{path}.git`, '--only', `${origin.url}/org/rich.git`, '--ca-cert', caFile];
+    const result = await argocdDr(args, { ARGOCD_DR_GIT_BEARER_TOKEN: BEARER });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`--map-repo ${origin.url}/org/rich.git=${secure.url}/cli/org/rich.git`);
+    expect(await gitRefs(dir)).toEqual(await gitRefs(origins.rich!));
+    expect(`${result.stdout}${result.stderr}`).not.toContain(BEARER);
   });
 });
 
@@ -315,6 +406,9 @@ describe('argocd-dr restore-git', () => {
     [['restore-git', '--to', 'https://x/{nope}'], /unknown placeholder \{nope\}/],
     [['restore-git', '--to', 'https://x/{path}', '--password', 'x'], /a password needs a username/],
     [['restore-git', '--to', 'https://x/{path}', '--store', 's3://'], /s3:\/\//],
+    [['restore-git', '--to', 'https://x/{path}', '--bearer-token', 'x', '--token', 'y'], /either a bearer token or a password\/token/],
+    [['restore-git', '--to', 'https://{host}.dr.example/{path}', '--ca-cert', 'ca.pem'], /the new host's name contains \{host\}/],
+    [['restore-git', '--to', 'https://x/{path}', '--ssh-key', 'key'], /unknown option '--ssh-key'/],
   ])('exits 2 with a clear message for %j', async (args, message) => {
     const result = await argocdDr(args);
     expect(result.code).toBe(2);

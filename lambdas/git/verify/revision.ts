@@ -78,7 +78,12 @@ export class BundleRevisions {
   }
 
   private resolveCommitId(prefix: string): RevisionLookup {
-    const { table } = this.bundle.pack;
+    const { index, table } = this.bundle.pack;
+    if (prefix.length === table.hashLength * 2) {
+      // A full id (what Argo CD records as deployed) is one index lookup, not a scan of every object.
+      const at = index.findHex(prefix);
+      return at >= 0 && table.type[at] === COMMIT ? { commit: prefix } : { error: `no commit ${prefix} in the bundle` };
+    }
     const matches: number[] = [];
     for (let i = 0; i < table.count && matches.length < 2; i++) {
       if (table.type[i] === COMMIT && this.idOf(i).startsWith(prefix)) matches.push(i);

@@ -54,23 +54,30 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
 /** Verifies one bundle of a store against its sidecar (downloaded first unless the store is local). */
 export async function verifyStoredBundle(store: Store, key: string, options: VerifyStoreOptions = {}): Promise<BundleReport> {
   const sidecar = parseSidecar(await store.getText(`${key.slice(0, -'.bundle'.length)}.json`));
-  const verify = async (file: string) => {
-    return verifyBundleFile(file, {
-      ...options,
-      label: key,
-      sidecar: sidecar ?? null,
-      onProgress: (fraction) => options.onProgress?.(key, fraction),
-    });
-  };
+  const missing = (): BundleReport => ({ bundle: key, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'bundleMissing', message: `${key} disappeared from ${store.location} while being verified` }] });
+  const report = await withBundleFile(store, key, (file) => verifyBundleFile(file, {
+    ...options,
+    label: key,
+    sidecar: sidecar ?? null,
+    onProgress: (fraction) => options.onProgress?.(key, fraction),
+  }));
+  return report ?? missing();
+}
+
+/**
+ * Runs `use` on a file holding the bundle: the store's own file when it has one, else a temporary download
+ * (the verifier reads a bundle twice) removed afterwards. Undefined when there is no object at `key`.
+ */
+export async function withBundleFile<T>(store: Store, key: string, use: (file: string) => Promise<T>): Promise<T | undefined> {
   const local = store.localPath?.(key);
-  if (local) return verify(local);
+  if (local) return use(local);
   const dir = await mkdtemp(path.join(tmpdir(), 'argocd-dr-verify-'));
   try {
     const file = path.join(dir, 'bundle');
     const body = await store.get(key);
-    if (!body) return { bundle: key, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'bundleMissing', message: `${key} disappeared from ${store.location} while being verified` }] };
+    if (!body) return undefined;
     await pipeline(body, createWriteStream(file));
-    return await verify(file);
+    return await use(file);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

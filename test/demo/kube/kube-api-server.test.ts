@@ -511,6 +511,34 @@ describe('smaller servers', () => {
     }
   });
 
+  test('DELETE of an object with finalizers only marks it; a merge patch removing the last finalizer finishes the delete', async () => {
+    const server = await startKubeApiServer({ objects: minimalInstallation(), tokens: TOKENS });
+    try {
+      const objects = KubernetesObjectApi.makeApiClient(clients(server, ADMIN_TOKEN).config);
+      const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+      server.put({ ...server.get(ref)!, metadata: { name: 'guestbook', namespace: 'argocd', finalizers: ['resources-finalizer.argocd.argoproj.io'] } });
+      const header = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+      await objects.delete(header);
+      const marked = server.get(ref)!;
+      expect(marked.metadata.deletionTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(marked.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io']);
+      // Writes do not take the delete back.
+      const applied = await objects.patch({ ...header, spec: marked.spec }, undefined, undefined, 'argocd-dr', true, PatchStrategy.ServerSideApply) as KubeObject;
+      expect(new Date(applied.metadata.deletionTimestamp as string).getTime()).toBe(new Date(marked.metadata.deletionTimestamp as string).getTime());
+      expect(server.get(ref)).toBeDefined();
+
+      const patched = await objects.patch({ ...header, metadata: { ...header.metadata, finalizers: null } } as unknown as KubeObject, undefined, undefined, 'argocd-dr', undefined, PatchStrategy.MergePatch) as KubeObject;
+      expect(patched.metadata.finalizers).toBeUndefined();
+      expect(server.get(ref)).toBeUndefined();
+      const patchRequest = server.requests.find((r) => r.method === 'PATCH' && r.query.includes('fieldManager=argocd-dr') && !r.query.includes('force'));
+      expect(patchRequest?.status).toBe(200);
+      // Without finalizers a DELETE removes at once; a merge patch of a missing object is a 404.
+      expect((await rejection(objects.patch(header as KubeObject, undefined, undefined, 'x', undefined, PatchStrategy.MergePatch))).code).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
   test.skipIf(!existsSync('/usr/bin/kubectl') && !existsSync('/usr/local/bin/kubectl'))('kubectl reads it too (discovery, chunked lists)', async () => {
     const server = await startKubeApiServer({ objects: [...minimalInstallation(), ...manyApplications(1200, 5)], tokens: TOKENS });
     const dir = await mkdtemp(path.join(tmpdir(), 'kubectl-'));

@@ -1,0 +1,254 @@
+import type { Command } from 'commander';
+import type { BackupCluster, BackupEvent } from '../lambdas/backup/backup-run.js';
+import { notReadyReasons } from '../lambdas/backup/readiness.js';
+import type { RunReport } from '../lambdas/backup/steps.js';
+import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
+import { refPatternProblem } from '../lambdas/git/ref-advertisement.js';
+import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
+import { openStore } from '../lambdas/store/open-store.js';
+import type { Store } from '../lambdas/store/store.js';
+import { accessFrom } from './export-command.js';
+import { formatBytes, formatSeconds, formatTable } from './format.js';
+import { DEFAULT_STORE } from './mirror-command.js';
+import { ProgressBars } from './progress.js';
+import { collect, positiveInteger, UsageError } from './usage-error.js';
+
+export interface BackupCommandOptions {
+  kubeconfig?: string;
+  context?: string;
+  eksCluster?: string;
+  region?: string;
+  /** Argo CD's namespace (default argocd). */
+  namespace?: string;
+  clusterName?: string;
+  /** A directory or s3://bucket/prefix (default ./argocd-dr-backups). */
+  store?: string;
+  kmsKeyId?: string;
+  concurrency?: number;
+  extraRepo?: string[];
+  refs?: string[];
+  /** One JSON document (the run report) on stdout, nothing else. */
+  json?: boolean;
+}
+
+/** Where the command writes: stdout for results, stderr for progress (a terminal gets bars). */
+export interface BackupOutput {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export function registerBackupCommand(program: Command): void {
+  program
+    .command('backup')
+    .summary("back up a cluster's Argo CD and every Git repository it deploys from, and check they could be restored")
+    .description(
+      'Exports Argo CD\'s state (as `argocd-dr export`), mirrors every Git repository its Applications use with\n'
+      + 'the credentials Argo CD would use (its repository and repo-creds Secrets), verifies each new bundle and\n'
+      + 'checks that every Application could be restored from the store: its targetRevision resolves, its path\n'
+      + 'exists there, and its deployed revisions are present. Writes runs/<run-id>.json.\n'
+      + 'Exit codes: 0 Succeeded; 1 PartiallyFailed or Failed (the summary says why); 2 usage or configuration error.',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--eks-cluster <name>', 'read an EKS cluster through the AWS API instead of a kubeconfig')
+    .option('--region <region>', "the EKS cluster's region (default: $AWS_REGION)")
+    .option('--namespace <namespace>', "Argo CD's namespace", 'argocd')
+    .option('--cluster-name <name>', 'name of the cluster in the store (default: the EKS cluster or the context name)')
+    .option('--store <dir|s3://bucket/prefix>', 'where the backup is stored', DEFAULT_STORE)
+    .option('--kms-key-id <key>', 'SSE-KMS key for an s3:// store')
+    .option('--concurrency <n>', 'repositories listed and mirrored at once', positiveInteger('--concurrency', 256), 4)
+    .option('--extra-repo <url>', 'also mirror this repository (repeatable)', collect, [])
+    .option('--refs <pattern>', 'also mirror refs matching this pattern, e.g. refs/notes/* (repeatable)', collect, [])
+    .option('--json', 'print the run report as one JSON document on stdout instead of progress and tables')
+    .action(async (options: BackupCommandOptions) => {
+      process.exitCode = await runBackupCommand(options);
+    });
+}
+
+/**
+ * `argocd-dr backup` as a function: validates the options (UsageError on a mistake), runs the backup with
+ * progress and prints the summary (or the JSON report). Returns the exit code: 0 only when the run Succeeded.
+ */
+export async function runBackupCommand(options: BackupCommandOptions, output: BackupOutput = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const { report, store } = await backupWithProgress(options, output);
+  if (options.json) output.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else output.stdout.write(`${summary(report, store)}\n`);
+  return report.result === 'Succeeded' ? 0 : 1;
+}
+
+/**
+ * One backup of a kubeconfig cluster into a store, as the demo runs it: progress on stderr (bars on a terminal,
+ * plain lines otherwise), nothing on stdout; returns the run report.
+ */
+export async function backupKubeconfigCluster(input: { kubeconfig: string; context: string; namespace: string; store: string }, output: BackupOutput = { stdout: process.stdout, stderr: process.stderr }): Promise<RunReport> {
+  return (await backupWithProgress({ kubeconfig: input.kubeconfig, context: input.context, namespace: input.namespace, store: input.store }, { stdout: output.stderr, stderr: output.stderr })).report;
+}
+
+async function backupWithProgress(options: BackupCommandOptions, output: BackupOutput): Promise<{ report: RunReport; store: Store }> {
+  for (const pattern of options.refs ?? []) {
+    const problem = refPatternProblem(pattern);
+    if (problem) throw new UsageError(problem);
+  }
+  for (const url of options.extraRepo ?? []) {
+    try {
+      parseRepoUrl(url);
+    } catch (error) {
+      if (error instanceof RepoUrlError) throw new UsageError(`--extra-repo: ${error.message}`);
+      throw error;
+    }
+  }
+  const cluster = await clusterFrom(options);
+  let store: Store;
+  try {
+    store = openStore(options.store ?? DEFAULT_STORE, options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {});
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { runBackup } = await import('../lambdas/backup/backup-run.js');
+  const view = options.json ? undefined : await progressView(output);
+  let report: RunReport;
+  try {
+    report = await runBackup({
+      store,
+      clusters: [cluster],
+      concurrency: options.concurrency ?? 4,
+      extraRepos: options.extraRepo ?? [],
+      refs: options.refs ?? [],
+      onEvent: (event) => view?.update(event),
+    });
+  } finally {
+    view?.stop();
+  }
+  if (!store.location.startsWith('s3://') && report.clusters.some((c) => c.status === 'written')) {
+    output.stderr.write(`argocd-dr: warning: argocd/${cluster.name}/export.yaml in ${store.location} holds Argo CD's Secrets (repository credentials, cluster tokens) unencrypted; protect that directory\n`);
+  }
+  return { report, store };
+}
+
+async function clusterFrom(options: BackupCommandOptions): Promise<BackupCluster> {
+  const namespace = options.namespace ?? 'argocd';
+  const { ClusterNameError, exportKeys } = await import('../lambdas/argocd/export-store.js');
+  const checkName = (name: string) => {
+    try {
+      exportKeys(name);
+    } catch (error) {
+      if (error instanceof ClusterNameError) throw new UsageError(error.message);
+      throw error;
+    }
+  };
+  if (options.eksCluster) {
+    if (options.kubeconfig || options.context) throw new UsageError('give either --eks-cluster or --kubeconfig/--context, not both');
+    const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (!region) throw new UsageError('--eks-cluster needs --region (or AWS_REGION)');
+    const name = options.clusterName ?? options.eksCluster;
+    checkName(name);
+    // DescribeCluster happens in the export step: a cluster that cannot be reached is a Failed run, not a usage error.
+    return { name, namespace, connect: async () => (await accessFrom({ ...options, region })).access };
+  }
+  const { access, clusterName } = await accessFrom(options);
+  checkName(clusterName);
+  return { name: clusterName, namespace, connect: (): Promise<KubeAccess> => Promise.resolve(access) };
+}
+
+/** Bars per step and per repo on a terminal (bytes, rate, ETA); one plain line per finished item elsewhere. */
+async function progressView(output: BackupOutput) {
+  const bars = await ProgressBars.open(output.stderr, '{step} {item} {bar} {size} {rate} {eta}');
+  const line = (text: string) => output.stderr.write(`${text}\n`);
+  const started = new Map<string, number>();
+  let listed = 0;
+  const elapsed = (key: string) => {
+    if (!started.has(key)) started.set(key, performance.now());
+    return (performance.now() - started.get(key)!) / 1000;
+  };
+  return {
+    update(event: BackupEvent): void {
+      switch (event.step) {
+        case 'export':
+          if (!event.result) bars?.update(`export ${event.cluster}`, { step: 'export ', item: event.cluster, size: '', rate: '', eta: '' });
+          else {
+            bars?.done(`export ${event.cluster}`);
+            line(`export  ${event.cluster}: ${event.result.status}${event.result.error ? `: ${event.result.error}` : ''}`);
+          }
+          return;
+        case 'plan':
+          if (event.result) {
+            bars?.done('plan');
+            line(`plan    ${event.result.changed} changed, ${event.result.unchanged} unchanged, ${event.result.failed} failed`);
+          } else if (event.progress?.phase === 'done') {
+            listed++;
+            bars?.update('plan', { step: 'plan   ', item: `${listed} repositories listed`, size: '', rate: '', eta: '' });
+          } else if (!event.progress) {
+            bars?.update('plan', { step: 'plan   ', item: 'listing refs', size: '', rate: '', eta: '' });
+          }
+          return;
+        case 'mirror': {
+          const key = `mirror ${event.url}`;
+          if (event.result) {
+            bars?.done(key);
+            const r = event.result;
+            line(`mirror  ${r.url}: ${r.status}${r.bytes !== undefined ? ` ${formatBytes(r.bytes)}` : ''}${r.seconds !== undefined ? ` in ${formatSeconds(r.seconds)}` : ''}${r.error ? `: ${r.error.replace(`${r.url}: `, '')}` : ''}`);
+            return;
+          }
+          if (!bars) return;
+          const bytes = event.progress?.bytes ?? 0;
+          const seconds = elapsed(key);
+          const rate = seconds > 0.5 && bytes > 0 ? bytes / seconds : 0;
+          const total = event.expectedBytes && event.expectedBytes > bytes ? event.expectedBytes : 0;
+          bars.update(key, {
+            step: 'mirror ',
+            item: event.url,
+            size: total ? `${formatBytes(bytes)} / ~${formatBytes(total)}` : formatBytes(bytes),
+            rate: rate ? `${formatBytes(rate)}/s` : '',
+            eta: total && rate ? `ETA ${formatSeconds((total - bytes) / rate)}` : '',
+          }, total ? bytes : 0, total || 1);
+          return;
+        }
+        case 'verify': {
+          const key = `verify ${event.bundle}`;
+          if (event.report) {
+            bars?.done(key);
+            const r = event.report;
+            line(`verify  ${r.bundle}: ${r.ok ? 'ok' : 'FAILED'} (${r.objects} objects, ${formatSeconds(r.seconds)})${r.ok ? '' : `: ${r.errors[0]?.message ?? ''}`}`);
+            return;
+          }
+          const fraction = event.fraction ?? 0;
+          const seconds = elapsed(key);
+          bars?.update(key, { step: 'verify ', item: event.bundle, size: `${Math.round(fraction * 100)}%`, rate: '', eta: fraction > 0.05 ? `ETA ${formatSeconds(seconds * (1 - fraction) / fraction)}` : '' }, fraction, 1);
+          return;
+        }
+        case 'report':
+          return;
+      }
+    },
+    stop: () => bars?.stop(),
+  };
+}
+
+/** The run at a glance: result, clusters, repositories, and every Application that could not be restored. */
+export function summary(report: RunReport, store: Store): string {
+  const parts: string[] = [];
+  parts.push(formatTable(['CLUSTER', 'EXPORT', 'ARGO CD', 'APPS', 'READY', 'NOT READY', 'NOT COVERED', 'ERROR'], report.clusters.map((c) => [
+    c.cluster, c.status, c.argocdVersion ?? '', String(c.applications), String(c.ready), String(c.notReady), String(c.notCovered), c.error ?? '',
+  ])));
+  if (report.repos.length > 0) {
+    parts.push(formatTable(['STATUS', 'REPOSITORY', 'SIZE', 'VERIFIED', 'CREDENTIALS', 'ERROR'], report.repos.map((r) => [
+      r.status, r.url, formatBytes(r.bytes), r.verified === undefined ? '' : r.verified ? 'ok' : 'FAILED', r.credentialsFrom ?? '', r.error?.replace(`${r.url}: `, '') ?? '',
+    ])));
+  }
+  const notReady = report.readiness?.applications.filter((app) => app.verdict === 'not-ready') ?? [];
+  if (notReady.length > 0) {
+    parts.push(['Not restore-ready:', ...notReady.map((app) => `  ${app.cluster} ${app.application}: ${notReadyReasons(app).join('; ')}`)].join('\n'));
+  }
+  const notCovered = report.readiness?.applications.filter((app) => app.verdict === 'not-covered') ?? [];
+  if (notCovered.length > 0) {
+    parts.push(['Not covered (Helm or OCI sources are not Git; back them up separately):', ...notCovered.map((app) => `  ${app.cluster} ${app.application}: ${app.sources.filter((s) => s.verdict === 'not-covered').map((s) => s.repoURL).join(', ')}`)].join('\n'));
+  }
+  const t = report.totals;
+  parts.push([
+    `${t.reposMirrored} mirrored, ${t.reposUnchanged} unchanged, ${t.reposFailed} failed; ${t.bundlesVerified} bundles verified, ${t.bundlesFailedVerification} failed verification; `
+      + `${report.readiness?.ready ?? 0} Applications restore-ready, ${report.readiness?.notReady ?? 0} not ready, ${report.readiness?.notCovered ?? 0} not covered`,
+    `Backup ${report.result}: run ${report.runId}, report ${store.location}/runs/${report.runId}.json`,
+    ...(report.planError ? [`  ${report.planError}`] : []),
+  ].join('\n'));
+  return parts.join('\n\n');
+}

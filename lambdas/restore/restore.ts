@@ -1,0 +1,60 @@
+import type { KubeAccess } from '../argocd/kube-access.js';
+import type { Store } from '../store/store.js';
+import { applyExport, RestoreRefusedError, type ApplyOptions, type RestoreResult } from './apply.js';
+import { resolveCluster, selectBackup, type PointInTime } from './point-in-time.js';
+import { remapObjects, type Mapping, type RemapChange } from './remap.js';
+
+export interface RestoreRequest extends Omit<ApplyOptions, 'secretsIncluded'> {
+  /** The cluster's name in the store; optional when the store holds one. */
+  cluster?: string;
+  when?: PointInTime;
+  repoMaps?: Mapping[];
+  clusterMaps?: Mapping[];
+}
+
+export interface RestoreReport extends RestoreResult {
+  status: 'restored' | 'dry-run' | 'failed';
+  cluster: string;
+  backup: {
+    exportedAt: string;
+    argocdVersion: string;
+    exportSha256: string;
+    /** The manifest.json version chosen for a point in time. */
+    version?: { versionId: string; writtenAt: string };
+    at?: string;
+  };
+  remapped: RemapChange[];
+  warnings: string[];
+}
+
+/**
+ * The restore command's core: picks the backup for the point in time, checks its integrity,
+ * rewrites repositories and clusters, and applies it (or, in a dry run, says what it would do).
+ */
+export async function restoreFromStore(store: Store, access: KubeAccess, request: RestoreRequest): Promise<RestoreReport> {
+  const cluster = await resolveCluster(store, request.cluster);
+  const backup = await selectBackup(store, cluster, request.when ?? {});
+  const { manifest } = backup;
+  const remapped = remapObjects(backup.documents, request.repoMaps ?? [], request.clusterMaps ?? [], request.namespace);
+  if (remapped.unused.length > 0) {
+    throw new RestoreRefusedError(`${remapped.unused.join(', ')} matched nothing in the backup of ${cluster}; check the URL (as the Applications spell it); nothing was applied`);
+  }
+  const warnings: string[] = [];
+  if (!manifest.complete) warnings.push(`the backup is partial; missing: ${manifest.gaps.map((gap) => gap.resource).join(', ')}`);
+  if (!manifest.secretsIncluded) warnings.push('the backup has no Secrets (exported with --exclude-secrets): add repository credentials and clusters by hand, Secrets are never pruned');
+  const result = await applyExport(access, remapped.objects, { ...request, secretsIncluded: manifest.secretsIncluded });
+  return {
+    status: result.failed ? 'failed' : result.dryRun ? 'dry-run' : 'restored',
+    cluster,
+    backup: {
+      exportedAt: manifest.exportedAt,
+      argocdVersion: manifest.argocdVersion,
+      exportSha256: manifest.exportSha256,
+      ...(backup.manifestVersion ? { version: { versionId: backup.manifestVersion.versionId, writtenAt: backup.manifestVersion.modified.toISOString() } } : {}),
+      ...(backup.at ? { at: backup.at.toISOString() } : {}),
+    },
+    remapped: remapped.changes,
+    warnings,
+    ...result,
+  };
+}

@@ -1,0 +1,115 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applicationsKey, assessReadiness, type ApplicationCheck, type SourceCheck } from '../../lambdas/backup/readiness.js';
+import { putJson } from '../../lambdas/backup/run-store.js';
+import { verifyStep } from '../../lambdas/backup/steps.js';
+import { mirrorRepo, type MirrorResult } from '../../lambdas/git/mirror.js';
+import { openStore } from '../../lambdas/store/open-store.js';
+import type { Store } from '../../lambdas/store/store.js';
+import { git, removeTempDirs, tempDir } from '../../demo/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
+import { createRichRepo } from '../../demo/origin-repos.js';
+
+/** Restore readiness against a real bundle of the rich origin (branches, tags of every kind, nested paths); real git is the oracle. */
+let server: GitHttpServer;
+let origin: string;
+let url: string;
+let storeDir: string;
+let store: Store;
+let mirrored: MirrorResult;
+
+const rev = (spec: string) => git(['rev-parse', spec], { cwd: origin }).then((out) => out.trim());
+
+function source(targetRevision: string, sourcePath: string | undefined, extra: Partial<SourceCheck> = {}): SourceCheck {
+  return { repoURL: url, kind: 'git', targetRevision, ...(sourcePath !== undefined ? { path: sourcePath } : {}), field: 'spec.source', bundle: mirrored.bundle!, ...extra };
+}
+
+async function assess(runId: string, sources: Record<string, SourceCheck[]>, repos: MirrorResult[] = [mirrored]) {
+  const checks: ApplicationCheck[] = Object.entries(sources).map(([name, list]) => ({ cluster: 'c', application: `argocd/${name}`, project: 'default', sources: list }));
+  await putJson(store, applicationsKey(runId), checks);
+  const summary = await assessReadiness(store, runId, repos);
+  return Object.fromEntries(summary.applications.map((app) => [app.application.slice('argocd/'.length), app]));
+}
+
+beforeAll(async () => {
+  const root = await tempDir('readiness-origin');
+  origin = await createRichRepo(root, 'org/rich.git');
+  server = await startGitHttpServer({ root });
+  url = `${server.url}/org/rich.git`;
+  storeDir = await tempDir('readiness-store');
+  store = openStore(storeDir);
+  mirrored = await mirrorRepo(url, { store });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await removeTempDirs();
+});
+
+describe('restore readiness', () => {
+  it('resolves branches, tags (peeled), full and short commit ids, HEAD and an empty targetRevision as git does', async () => {
+    const feature = await rev('feature/login');
+    const apps = await assess('run-revisions', {
+      branch: [source('feature/login', 'apps/login/config')],
+      nestedBranch: [source('release/1.x/hotfix', 'apps/guestbook/deployment.yaml')],
+      annotatedTag: [source('v1.0', 'scripts')],
+      tagOfTag: [source('v1.0-signed-off', '.')],
+      fullId: [source(feature, 'apps/login')],
+      shortId: [source(feature.slice(0, 7), '')],
+      head: [source('HEAD', 'apps/guestbook')],
+      empty: [source('', 'apps/guestbook/service.yaml')],
+      refOnly: [source('main', undefined)],
+    });
+    expect(Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.verdict]))).toEqual({
+      branch: 'ready', nestedBranch: 'ready', annotatedTag: 'ready', tagOfTag: 'ready', fullId: 'ready', shortId: 'ready', head: 'ready', empty: 'ready', refOnly: 'ready',
+    });
+    expect(apps.annotatedTag!.sources[0]!.commit).toBe(await rev('v1.0^{commit}'));
+    expect(apps.tagOfTag!.sources[0]!.commit).toBe(await rev('v1.0^{commit}'));
+    expect(apps.empty!.sources[0]!.commit).toBe(await rev('main'));
+    expect(apps.nestedBranch!.sources[0]!.commit).toBe(await rev('release/1.x/hotfix'));
+  });
+
+  it('says why an Application is not ready: unknown revision, a path missing at that revision, a deployed revision gone', async () => {
+    const main = await rev('main');
+    const apps = await assess('run-not-ready', {
+      unknownRevision: [source('no-such-branch', 'apps')],
+      // apps/login exists on main (merged) but not at v0.1.
+      pathAtOldTag: [source('v0.1', 'apps/login')],
+      // A tag of a blob resolves to no commit.
+      blobTag: [source('blob-tag', '.')],
+      deployedGone: [source('main', 'apps/guestbook', { deployedRevisions: [main, 'f'.repeat(40)] })],
+      helm: [{ repoURL: 'https://charts.example.com', kind: 'helm', targetRevision: '1.2.3', field: 'spec.source' }],
+      oci: [{ repoURL: 'oci://registry.example.com/app', kind: 'oci', targetRevision: '1.0', field: 'spec.source' }],
+      ssh: [{ repoURL: 'git@github.com:org/repo.git', kind: 'git', targetRevision: 'main', path: '.', field: 'spec.source' }],
+    });
+    expect(apps.unknownRevision!.sources[0]!.reasons).toEqual(['targetRevision no-such-branch is neither a branch, a tag nor a commit id in the bundle']);
+    expect(apps.pathAtOldTag!.sources[0]!.reasons).toEqual([`path apps/login does not exist at v0.1 (${(await rev('v0.1')).slice(0, 12)})`]);
+    expect(apps.blobTag!.verdict).toBe('not-ready');
+    expect(apps.deployedGone!.sources[0]!.reasons).toEqual([`deployed revision ${'f'.repeat(12)} not in the bundle`]);
+    expect(apps.helm!.verdict).toBe('not-covered');
+    expect(apps.oci!.verdict).toBe('not-covered');
+    expect(apps.ssh!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: [expect.stringMatching(/not an http\(s\) URL/)] });
+  });
+
+  it('answers from what the verify step kept, and opens the bundle again only for a new question', async () => {
+    const runId = 'run-kept';
+    await putJson(store, applicationsKey(runId), [{ cluster: 'c', application: 'argocd/a', project: 'default', sources: [source('main', 'apps/guestbook')] }]);
+    expect(await verifyStep(store, runId, mirrored.bundle!)).toMatchObject({ ok: true });
+    const kept = path.join(storeDir, 'runs', 'readiness', `${mirrored.bundle!}.json`);
+    const written = await stat(kept);
+    expect((await assess(runId, { a: [source('main', 'apps/guestbook')] })).a!.verdict).toBe('ready');
+    expect((await stat(kept)).mtimeMs).toBe(written.mtimeMs);
+    expect((await assess(runId, { a: [source('master', 'README.md')] })).a!.verdict).toBe('ready');
+    expect((await stat(kept)).mtimeMs).toBeGreaterThan(written.mtimeMs);
+  });
+
+  it('is not ready when the repository has no bundle, and says the mirror failed', async () => {
+    const failed: MirrorResult = { url: `${server.url}/org/gone.git`, status: 'failed', error: `${server.url}/org/gone.git: HTTP 404` };
+    const apps = await assess('run-missing', { gone: [{ ...source('main', '.'), repoURL: failed.url, bundle: 'git/nowhere/org/gone.bundle' }] }, [{ ...failed, bundle: 'git/nowhere/org/gone.bundle' }]);
+    expect(apps.gone!.sources[0]!.reasons).toEqual([
+      `the repository could not be mirrored: ${failed.error}`,
+      'no bundle of the repository in the store (git/nowhere/org/gone.bundle)',
+    ]);
+  });
+});
