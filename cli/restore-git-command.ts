@@ -13,6 +13,7 @@ interface RestoreGitCommandOptions extends GitConnectionOptions {
   only: string[];
   concurrency: number;
   json?: boolean;
+  dryRun?: boolean;
   timeout: number;
 }
 
@@ -25,7 +26,8 @@ export function registerRestoreGitCommand(program: Command): void {
       + 'bundle\'s pack sent as it is), then lists the new repository\'s refs and compares them with the bundle.\n'
       + 'In --to, {path} is the repository path without .git (org/repo) and {host} the original host.\n'
       + 'A repository that already holds exactly the bundle\'s refs is "already-restored"; any other\n'
-      + 'non-empty repository is refused. Prints the --map-repo OLD=NEW values for argocd-dr restore.\n'
+      + 'non-empty repository is refused. Prints the --map-repo OLD=NEW values for argocd-dr restore;\n'
+      + '--dry-run prints them (and each new URL) from the store alone, before any repository is pushed.\n'
       + 'Credentials for the new host: --username/--password or --token, --bearer-token, --client-cert/--client-key,\n'
       + 'or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD, ARGOCD_DR_GIT_TOKEN, ARGOCD_DR_GIT_BEARER_TOKEN,\n'
       + 'ARGOCD_DR_GIT_CLIENT_KEY (key text); --ca-cert for a host whose certificate a private CA signed.\n'
@@ -39,6 +41,7 @@ export function registerRestoreGitCommand(program: Command): void {
   // Pushes go over HTTPS only: the SSH options would do nothing here.
   addGitConnectionOptions(command, { ssh: false })
     .option('--timeout <seconds>', 'fail a repo when its server sends nothing for this long', positiveInteger('--timeout', 3600), 120)
+    .option('--dry-run', 'read the store and print each new URL and the --map-repo values; contact no Git host')
     .option('--json', 'print one JSON document on stdout instead of lines and a table')
     .action(async (options: RestoreGitCommandOptions) => {
       process.exitCode = await runRestoreGit(options);
@@ -61,6 +64,7 @@ async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number>
       to: options.to,
       only: options.only,
       concurrency: options.concurrency,
+      ...(options.dryRun ? { dryRun: true } : {}),
       idleTimeoutMs: options.timeout * 1000,
       ...(credentials ? { credentials } : {}),
       context,
@@ -71,7 +75,7 @@ async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number>
     throw error;
   }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(`${summary(report)}\n`);
+  else process.stdout.write(`${summary(report, options.dryRun === true)}\n`);
   return report.repos.some((result) => result.status === 'failed') ? 1 : 0;
 }
 
@@ -90,7 +94,7 @@ function connectionContextFor(options: RestoreGitCommandOptions) {
   return connectionContextFrom(options, [targetUrl(options.to, { host: 'example.com', path: 'org/repo' })]);
 }
 
-function summary(report: RestoreGitReport): string {
+function summary(report: RestoreGitReport, dryRun: boolean): string {
   const rows = report.repos.map((result: RestoreGitResult) => [
     result.status,
     result.url,
@@ -105,10 +109,12 @@ function summary(report: RestoreGitReport): string {
     lines.push('', 'Default branch (HEAD) to set on the new host:');
     for (const result of notes) lines.push(`  ${result.target}: ${result.headNote}`);
   }
-  const counts = (['restored', 'already-restored', 'empty', 'failed'] as const)
+  const statuses = dryRun ? (['planned', 'failed'] as const) : (['restored', 'already-restored', 'empty', 'failed'] as const);
+  const counts = statuses
     .map((status) => `${report.repos.filter((result) => result.status === status).length} ${status}`)
     .join(', ');
   lines.push('', counts);
+  if (dryRun) lines.push('', 'Nothing was sent. Create an empty repository (no README or license) at each NEW URL, then run this without --dry-run.');
   if (report.mapRepo.length > 0) {
     lines.push('', 'Point Argo CD at the new repositories with argocd-dr restore:');
     for (const pair of report.mapRepo) lines.push(`  --map-repo ${pair}`);

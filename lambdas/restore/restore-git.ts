@@ -18,7 +18,8 @@ import type { Store } from '../store/store.js';
  * compared with the bundle's. One repository failing never stops the others.
  */
 
-export type RestoreGitStatus = 'restored' | 'already-restored' | 'empty' | 'failed';
+/** `planned`: a dry run read the repository from the store and sent nothing. */
+export type RestoreGitStatus = 'restored' | 'already-restored' | 'empty' | 'planned' | 'failed';
 
 export interface RestoreGitResult {
   /** The original repository URL, as mirror recorded it. */
@@ -56,6 +57,11 @@ export interface RestoreGitOptions {
   context?: GitConnectionContext;
   idleTimeoutMs?: number;
   concurrency?: number;
+  /**
+   * Read the store and work out every new URL and the --map-repo values, but contact no Git host:
+   * so that `argocd-dr restore` can point Argo CD at the new repositories before they are pushed.
+   */
+  dryRun?: boolean;
   /** Called as each repository finishes. */
   onResult?: (result: RestoreGitResult) => void;
 }
@@ -176,6 +182,10 @@ async function restoreRepo(stored: StoredRepo, target: string, options: RestoreG
       throw new Error(`${stored.sidecarKey} is missing or unreadable in ${options.store.location}, so the repository's URL and HEAD are unknown; run argocd-dr mirror for it again`);
     }
     base.url = sidecar.url;
+    if (options.dryRun) {
+      const refs = Object.keys(sidecar.refs).filter((name) => name !== 'HEAD').length;
+      return { ...base, status: 'planned', ...(sidecar.bundle ? { bundle: sidecar.bundle } : {}), refs, head: sidecar.head, seconds: seconds() };
+    }
     const http: SmartHttpOptions = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       userAgent: USER_AGENT,

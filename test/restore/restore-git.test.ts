@@ -69,6 +69,11 @@ function restore(prefix: string, extra: Partial<RestoreGitOptions> = {}) {
   return restoreGit({ store: openStore(storeDir), to: `${target.url}/${prefix}/{path}.git`, credentials, ...extra });
 }
 
+let headsAndTagsCount: number;
+beforeAll(async () => {
+  headsAndTagsCount = Object.keys(headsAndTags(await gitRefs(origins.rich!))).length;
+});
+
 function headsAndTags(refs: Map<string, string>): Record<string, string> {
   return Object.fromEntries([...refs].filter(([name]) => /^refs\/(heads|tags)\//.test(name)).sort());
 }
@@ -118,6 +123,15 @@ describe('restore-git', () => {
     const body = richPush.requestBody;
     expect(body.subarray(body.indexOf('0000PACK') + 4)).toEqual(bundlePack);
     expect(body.toString('latin1')).toMatch(/\0report-status side-band-64k atomic agent=\S+ object-format=sha1\n/);
+  });
+
+  it('--dry-run gives the new URLs and --map-repo values from the store alone, sending nothing', async () => {
+    const since = target.requests.length;
+    const plan = await restore('planned', { dryRun: true });
+    expect(plan.repos.map((result) => [result.status, result.target])).toEqual(NAMES.map((name) => ['planned', `${target.url}/planned/${name}.git`]));
+    expect(plan.repos.find((result) => result.url.endsWith('/org/rich.git'))).toMatchObject({ refs: headsAndTagsCount, head: 'refs/heads/main' });
+    expect(plan.mapRepo).toEqual(NAMES.map((name) => `${origin.url}/${name}.git=${target.url}/planned/${name}.git`));
+    expect(target.requests.length).toBe(since);
   });
 
   it('is idempotent: a second run finds the refs in place, reports already-restored and pushes nothing', async () => {
