@@ -112,7 +112,9 @@ function connect(
 
   return new Promise((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) => {
+    // `on`, not `once`: ssh2 can emit a second error (e.g. "Connection lost before handshake" after a
+    // timeout) and an error event without a listener would crash the process. Only the first settles.
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
       client.end();
       if (hostKeyProblem) return reject(hostKeyProblem);
       if (error.level === 'client-authentication') {
