@@ -2,15 +2,14 @@ import type { Command } from 'commander';
 import type { RestoreReport } from '../lambdas/restore/restore.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { DEFAULT_STORE } from './mirror-command.js';
+import { addPointInTimeOptions, pointInTimeFrom, type PointInTimeOptions } from './point-in-time-options.js';
 import { UsageError } from './usage-error.js';
 
-interface RestoreCommandOptions {
+interface RestoreCommandOptions extends PointInTimeOptions {
   store: string;
   kubeconfig?: string;
   context?: string;
   cluster?: string;
-  at?: string;
-  run?: string;
   dryRun?: boolean;
   namespace: string;
   mapRepo: string[];
@@ -24,7 +23,7 @@ interface RestoreCommandOptions {
 const repeat = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerRestoreCommand(program: Command): void {
-  program
+  const command = program
     .command('restore')
     .summary("restore Argo CD's state from the store into a cluster")
     .description(
@@ -37,9 +36,8 @@ export function registerRestoreCommand(program: Command): void {
     .option('--store <dir|s3://bucket/prefix>', 'where the backups are', DEFAULT_STORE)
     .option('--kubeconfig <file>', 'kubeconfig of the cluster to restore into (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: the current one)')
-    .option('--cluster <name>', 'which cluster\'s backup (default: the only one in the store)')
-    .option('--at <time>', 'the newest backup at or before this ISO 8601 time, e.g. 2026-03-01T12:00:00Z')
-    .option('--run <run-id>', 'the backup as of when this backup run finished')
+    .option('--cluster <name>', 'which cluster\'s backup (default: the only one in the store)');
+  addPointInTimeOptions(command)
     .option('--dry-run', 'print per object create / update / unchanged and a diff (Secret values masked); change nothing')
     .option('--namespace <namespace>', "Argo CD's namespace in the target cluster", 'argocd')
     .option('--map-repo <old=new>', 'rewrite repository URLs (the URL or everything below it; repeatable)', repeat, [])
@@ -54,12 +52,7 @@ export function registerRestoreCommand(program: Command): void {
 }
 
 async function runRestore(options: RestoreCommandOptions): Promise<number> {
-  if (options.at !== undefined && options.run !== undefined) throw new UsageError('give --at or --run, not both');
-  let at: Date | undefined;
-  if (options.at !== undefined) {
-    at = new Date(options.at);
-    if (!/^\d{4}-\d\d-\d\d/.test(options.at) || Number.isNaN(at.getTime())) throw new UsageError(`--at "${options.at}" is not an ISO 8601 time, e.g. 2026-03-01T12:00:00Z`);
-  }
+  const when = pointInTimeFrom(options);
   if (options.prune && !options.yes && !options.dryRun && !process.stdin.isTTY) {
     throw new UsageError('--prune deletes objects: pass --yes to confirm when not on a terminal (or --dry-run to see what it would delete)');
   }
@@ -94,7 +87,7 @@ async function runRestore(options: RestoreCommandOptions): Promise<number> {
   try {
     report = await restoreFromStore(store, access, {
       ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
-      when: { ...(at ? { at } : {}), ...(options.run !== undefined ? { runId: options.run } : {}) },
+      when,
       namespace: options.namespace,
       dryRun: options.dryRun ?? false,
       pauseSync: options.pauseSync ?? false,

@@ -2,12 +2,14 @@ import type { Command } from 'commander';
 import { checkTemplate, restoreGit, RestoreGitUsageError, targetUrl, type RestoreGitReport, type RestoreGitResult } from '../lambdas/restore/restore-git.js';
 import { redactUserInfo } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
+import { storeAsOf } from '../lambdas/store/store-as-of.js';
 import { formatSeconds, formatTable } from './format.js';
 import { addGitConnectionOptions, connectionContextFrom, credentialsFrom, type GitConnectionOptions } from './git-connection-options.js';
 import { DEFAULT_STORE } from './mirror-command.js';
+import { addPointInTimeOptions, pointInTimeFrom, type PointInTimeOptions } from './point-in-time-options.js';
 import { collect, positiveInteger, UsageError } from './usage-error.js';
 
-interface RestoreGitCommandOptions extends GitConnectionOptions {
+interface RestoreGitCommandOptions extends GitConnectionOptions, PointInTimeOptions {
   store: string;
   to: string;
   only: string[];
@@ -28,6 +30,7 @@ export function registerRestoreGitCommand(program: Command): void {
       + 'A repository that already holds exactly the bundle\'s refs is "already-restored"; any other\n'
       + 'non-empty repository is refused. Prints the --map-repo OLD=NEW values for argocd-dr restore;\n'
       + '--dry-run prints them (and each new URL) from the store alone, before any repository is pushed.\n'
+      + '--at or --run pushes each bundle as it was at that point in time (as argocd-dr restore picks the export).\n'
       + 'Credentials for the new host: --username/--password or --token, --bearer-token, --client-cert/--client-key,\n'
       + 'or ARGOCD_DR_GIT_USERNAME, ARGOCD_DR_GIT_PASSWORD, ARGOCD_DR_GIT_TOKEN, ARGOCD_DR_GIT_BEARER_TOKEN,\n'
       + 'ARGOCD_DR_GIT_CLIENT_KEY (key text); --ca-cert for a host whose certificate a private CA signed.\n'
@@ -38,6 +41,8 @@ export function registerRestoreGitCommand(program: Command): void {
     .option('--store <dir|s3://bucket/prefix>', 'where the bundles are', DEFAULT_STORE)
     .option('--only <repo>', 'only this repository: its original URL or store key git/<host>/<path>.bundle (repeatable)', collect, [])
     .option('--concurrency <n>', 'repositories pushed at once', positiveInteger('--concurrency', 64), 4);
+  // The same point in time as `argocd-dr restore --at/--run`: each bundle as it was then.
+  addPointInTimeOptions(command);
   // Pushes go over HTTPS only: the SSH options would do nothing here.
   addGitConnectionOptions(command, { ssh: false })
     .option('--timeout <seconds>', 'fail a repo when its server sends nothing for this long', positiveInteger('--timeout', 3600), 120)
@@ -51,11 +56,22 @@ export function registerRestoreGitCommand(program: Command): void {
 async function runRestoreGit(options: RestoreGitCommandOptions): Promise<number> {
   const credentials = credentialsFrom(options);
   const context = connectionContextFor(options);
+  const when = pointInTimeFrom(options);
   let store;
   try {
     store = openStore(options.store);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (when.at !== undefined || when.runId !== undefined) {
+    // Loaded only when asked for: the export code behind it would double the command's memory.
+    const { BackupNotFoundError, timeOf } = await import('../lambdas/restore/point-in-time.js');
+    try {
+      store = storeAsOf(store, (await timeOf(store, when))!);
+    } catch (error) {
+      if (error instanceof BackupNotFoundError) throw new UsageError(error.message);
+      throw error;
+    }
   }
   let report: RestoreGitReport;
   try {

@@ -59,13 +59,7 @@ export async function resolveCluster(store: Store, cluster: string | undefined):
  */
 export async function selectBackup(store: Store, cluster: string, when: PointInTime = {}): Promise<SelectedBackup> {
   const keys = exportKeys(cluster);
-  let at = when.at;
-  if (when.runId !== undefined) {
-    if (!/^[A-Za-z0-9._:-]+$/.test(when.runId)) throw new BackupNotFoundError(`"${when.runId}" is not a run id; argocd-dr history lists the runs`);
-    const run = await getJson<RunReport>(store, runKeys.report(when.runId));
-    if (!run) throw new BackupNotFoundError(`${store.location} has no run "${when.runId}" (${runKeys.report(when.runId)}); argocd-dr history lists the runs`);
-    at = new Date(run.finishedAt);
-  }
+  const at = await timeOf(store, when);
 
   if (at === undefined) {
     const manifestText = await store.getText(keys.manifest);
@@ -105,6 +99,15 @@ export async function selectBackup(store: Store, cluster: string, when: PointInT
     mismatch ||= `${keys.export} version ${candidate.versionId} (${candidate.modified.toISOString()}) has sha256 ${sha}`;
   }
   throw new IntegrityError(`${mismatch}, but ${keys.manifest} of ${chosen.modified.toISOString()} records ${manifest.exportSha256}: the export is damaged or incomplete; nothing was applied. Pick another point in time (argocd-dr history).`);
+}
+
+/** The time a point in time stands for: `at` itself, or when run `runId` finished; undefined for "the latest". */
+export async function timeOf(store: Store, when: PointInTime): Promise<Date | undefined> {
+  if (when.runId === undefined) return when.at;
+  if (!/^[A-Za-z0-9._:-]+$/.test(when.runId)) throw new BackupNotFoundError(`"${when.runId}" is not a run id; argocd-dr history lists the runs`);
+  const run = await getJson<RunReport>(store, runKeys.report(when.runId));
+  if (!run) throw new BackupNotFoundError(`${store.location} has no run "${when.runId}" (${runKeys.report(when.runId)}); argocd-dr history lists the runs`);
+  return new Date(run.finishedAt);
 }
 
 async function textOf(store: Store, key: string, version: ObjectVersion): Promise<string> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, gitHead, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import { issueCertificate, type IssuedCertificate } from '../../demo/git-http/test-certificates.js';
-import { addTags, createEmptyRepo, createRichRepo, createSha256Repo, deleteTag } from '../../demo/origin-repos.js';
+import { addTags, createEmptyRepo, createRichRepo, createSha256Repo, deleteTag, pushCommit } from '../../demo/origin-repos.js';
 import { mirrorRepos } from '../../lambdas/git/mirror.js';
 import { restoreGit, RestoreGitUsageError, type RestoreGitOptions } from '../../lambdas/restore/restore-git.js';
 import { openStore } from '../../lambdas/store/open-store.js';
@@ -403,6 +403,41 @@ describe('argocd-dr restore-git', () => {
     expect(report.repos).toMatchObject([{ status: 'already-restored', url: `${origin.url}/org/rich.git` }]);
     expect(report.mapRepo).toEqual([`${origin.url}/org/rich.git=${target.url}/cli/org/rich.git`]);
     expect(`${result.stdout}${result.stderr}${again.stdout}${again.stderr}`).not.toContain(PASSWORD);
+  });
+
+  it('--at and --run push each bundle as it was at that point in time', async () => {
+    const pitOrigin = await createRichRepo(originRoot, 'org/pit.git');
+    const pitStore = await tempDir('restore-git-pit-store');
+    const url = `${origin.url}/org/pit.git`;
+    expect((await mirrorRepos([url], { store: openStore(pitStore), concurrency: 1 }))[0]!.status).toBe('mirrored');
+    const first = headsAndTags(await gitRefs(pitOrigin));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const between = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await pushCommit(pitOrigin, 'main', 'later.txt', 'written after the point in time\n');
+    expect((await mirrorRepos([url], { store: openStore(pitStore), concurrency: 1 }))[0]!.status).toBe('mirrored');
+    expect(headsAndTags(await gitRefs(pitOrigin))).not.toEqual(first);
+
+    await createTargets('pit-at', ['org/pit']);
+    await createTargets('pit-latest', ['org/pit']);
+    const env = { ARGOCD_DR_GIT_USERNAME: USERNAME, ARGOCD_DR_GIT_PASSWORD: PASSWORD };
+    const atResult = await argocdDr(['restore-git', '--store', pitStore, '--to', `${target.url}/pit-at/{path}.git`, '--at', between.toISOString()], env);
+    expect(atResult.stderr).toBe(`restored ${url} → ${target.url}/pit-at/org/pit.git\n`);
+    expect(atResult.code).toBe(0);
+    expect(headsAndTags(await gitRefs(targetDir('pit-at', 'org/pit')))).toEqual(first);
+    expect((await git(['fsck', '--strict'], { cwd: targetDir('pit-at', 'org/pit') })).trim()).toBe('');
+
+    const latest = await argocdDr(['restore-git', '--store', pitStore, '--to', `${target.url}/pit-latest/{path}.git`], env);
+    expect(latest.code).toBe(0);
+    expect(headsAndTags(await gitRefs(targetDir('pit-latest', 'org/pit')))).toEqual(headsAndTags(await gitRefs(pitOrigin)));
+
+    // Before the first backup there is nothing to push; an unknown run is refused.
+    const before = await argocdDr(['restore-git', '--store', pitStore, '--to', `${target.url}/pit-none/{path}.git`, '--at', '2000-01-01T00:00:00Z'], env);
+    expect(before.code).toBe(2);
+    expect(before.stderr).toContain('as of 2000-01-01T00:00:00.000Z holds no mirrored repositories');
+    const noRun = await argocdDr(['restore-git', '--store', pitStore, '--to', `${target.url}/pit-none/{path}.git`, '--run', 'backup-nope'], env);
+    expect(noRun.code).toBe(2);
+    expect(noRun.stderr).toMatch(/has no run "backup-nope"/);
   });
 
   it('exits 1 when a repository failed, with the error and without the password', async () => {
