@@ -49,9 +49,10 @@ export function registerBackupCommand(program: Command): void {
     .summary("back up a cluster's Argo CD and every Git repository it deploys from, and check they could be restored")
     .description(
       'Exports Argo CD\'s state (as `argocd-dr export`), mirrors every Git repository its Applications use with\n'
-      + 'the credentials Argo CD would use (its repository and repo-creds Secrets), verifies each new bundle and\n'
-      + 'checks that every Application could be restored from the store: its targetRevision resolves, its path\n'
-      + 'exists there, and its deployed revisions are present. Writes runs/<run-id>.json.\n'
+      + 'the credentials Argo CD would use (its repository and repo-creds Secrets, its SSH known hosts and TLS\n'
+      + 'certificates ConfigMaps), verifies each new bundle and checks that every Application could be restored\n'
+      + 'from the store: its targetRevision resolves, its path exists there, and its deployed revisions are\n'
+      + 'present. Writes runs/<run-id>.json.\n'
       + 'Exit codes: 0 Succeeded; 1 PartiallyFailed or Failed (the summary says why); 2 usage or configuration error.',
     )
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')

@@ -112,7 +112,9 @@ function connect(
 
   return new Promise((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.once('error', (error: Error & { level?: string; code?: string }) => {
+    // `on`, not `once`: a connection already given up on (a handshake timeout) can still report its socket's loss,
+    // and an 'error' nobody listens to would crash the process. Only the first one settles the promise.
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
       client.end();
       if (hostKeyProblem) return reject(hostKeyProblem);
       if (error.level === 'client-authentication') {
