@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { BackupCluster, BackupEvent } from '../lambdas/backup/backup-run.js';
 import { notReadyReasons } from '../lambdas/backup/readiness.js';
 import type { RunReport } from '../lambdas/backup/steps.js';
 import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
+import type { ExtraRepoCredentials } from '../lambdas/git/secrets-manager-credentials.js';
 import { refPatternProblem } from '../lambdas/git/ref-advertisement.js';
 import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
@@ -26,6 +28,10 @@ export interface BackupCommandOptions {
   kmsKeyId?: string;
   concurrency?: number;
   extraRepo?: string[];
+  /** Secrets Manager secret (name or ARN) with the extra repos' credentials, as config extraReposSecret. */
+  extraReposSecret?: string;
+  /** A local JSON file of the same shape as that secret. */
+  extraReposCredentials?: string;
   refs?: string[];
   /** One JSON document (the run report) on stdout, nothing else. */
   json?: boolean;
@@ -43,9 +49,10 @@ export function registerBackupCommand(program: Command): void {
     .summary("back up a cluster's Argo CD and every Git repository it deploys from, and check they could be restored")
     .description(
       'Exports Argo CD\'s state (as `argocd-dr export`), mirrors every Git repository its Applications use with\n'
-      + 'the credentials Argo CD would use (its repository and repo-creds Secrets), verifies each new bundle and\n'
-      + 'checks that every Application could be restored from the store: its targetRevision resolves, its path\n'
-      + 'exists there, and its deployed revisions are present. Writes runs/<run-id>.json.\n'
+      + 'the credentials Argo CD would use (its repository and repo-creds Secrets, its SSH known hosts and TLS\n'
+      + 'certificates ConfigMaps), verifies each new bundle and checks that every Application could be restored\n'
+      + 'from the store: its targetRevision resolves, its path exists there, and its deployed revisions are\n'
+      + 'present. Writes runs/<run-id>.json.\n'
       + 'Exit codes: 0 Succeeded; 1 PartiallyFailed or Failed (the summary says why); 2 usage or configuration error.',
     )
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
@@ -58,6 +65,8 @@ export function registerBackupCommand(program: Command): void {
     .option('--kms-key-id <key>', 'SSE-KMS key for an s3:// store')
     .option('--concurrency <n>', 'repositories listed and mirrored at once', positiveInteger('--concurrency', 256), 4)
     .option('--extra-repo <url>', 'also mirror this repository (repeatable)', collect, [])
+    .option('--extra-repos-secret <name|arn>', "credentials for extra repos no Argo CD Secret covers, from this AWS Secrets Manager secret (AWS credentials and region from the environment)")
+    .option('--extra-repos-credentials <file>', 'the same credentials from a local JSON file (the secret\'s format)')
     .option('--refs <pattern>', 'also mirror refs matching this pattern, e.g. refs/notes/* (repeatable)', collect, [])
     .option('--json', 'print the run report as one JSON document on stdout instead of progress and tables')
     .action(async (options: BackupCommandOptions) => {
@@ -97,6 +106,7 @@ async function backupWithProgress(options: BackupCommandOptions, output: BackupO
       throw error;
     }
   }
+  const extra = await extraCredentialsFrom(options);
   const cluster = await clusterFrom(options);
   let store: Store;
   try {
@@ -114,6 +124,7 @@ async function backupWithProgress(options: BackupCommandOptions, output: BackupO
       concurrency: options.concurrency ?? 4,
       extraRepos: options.extraRepo ?? [],
       refs: options.refs ?? [],
+      ...(extra ? { extraCredentials: () => Promise.resolve(extra) } : {}),
       onEvent: (event) => view?.update(event),
     });
   } finally {
@@ -123,6 +134,32 @@ async function backupWithProgress(options: BackupCommandOptions, output: BackupO
     output.stderr.write(`argocd-dr: warning: argocd/${cluster.name}/export.yaml in ${store.location} holds Argo CD's Secrets (repository credentials, cluster tokens) unencrypted; protect that directory\n`);
   }
   return { report, store };
+}
+
+/** The extra repos' credentials, read before anything else: a secret or file that cannot be read is a configuration error. */
+async function extraCredentialsFrom(options: BackupCommandOptions): Promise<ExtraRepoCredentials | undefined> {
+  if (options.extraReposSecret && options.extraReposCredentials) throw new UsageError('give either --extra-repos-secret or --extra-repos-credentials, not both');
+  if (!options.extraReposSecret && !options.extraReposCredentials) return undefined;
+  const { ExtraReposSecretError, parseExtraRepoCredentials, readExtraRepoCredentials } = await import('../lambdas/git/secrets-manager-credentials.js');
+  try {
+    if (options.extraReposSecret) {
+      const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+      return await readExtraRepoCredentials(options.extraReposSecret, new SecretsManagerClient(options.region ? { region: options.region } : {}));
+    }
+    if (options.extraReposCredentials) {
+      let text: string;
+      try {
+        text = await readFile(options.extraReposCredentials, 'utf8');
+      } catch (error) {
+        throw new UsageError(`--extra-repos-credentials: cannot read ${options.extraReposCredentials} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      return parseExtraRepoCredentials(text, options.extraReposCredentials);
+    }
+  } catch (error) {
+    if (error instanceof ExtraReposSecretError) throw new UsageError(error.message);
+    throw error;
+  }
+  return undefined;
 }
 
 async function clusterFrom(options: BackupCommandOptions): Promise<BackupCluster> {

@@ -37,12 +37,27 @@ export function connectionContextFromObjects(objects: readonly unknown[], namesp
   return context;
 }
 
+/**
+ * Several installations' contexts as one: every known host of each, and for a host the CAs of each. Used for
+ * repositories no single cluster speaks for (extra repos): any installation's trust is accepted.
+ */
+export function mergeConnectionContexts(contexts: readonly GitConnectionContext[]): GitConnectionContext {
+  if (contexts.length === 1) return contexts[0]!;
+  const knownHosts = contexts.map((context) => context.knownHosts?.trimEnd()).filter((text): text is string => Boolean(text));
+  const tlsCerts: Record<string, string> = {};
+  for (const context of contexts) {
+    for (const [host, pem] of Object.entries(context.tlsCerts ?? {})) tlsCerts[host] = tlsCerts[host] ? `${tlsCerts[host].trimEnd()}\n${pem}` : pem;
+  }
+  return { ...(knownHosts.length > 0 ? { knownHosts: `${knownHosts.join('\n')}\n` } : {}), ...(Object.keys(tlsCerts).length > 0 ? { tlsCerts } : {}) };
+}
+
 function configMapData(objects: readonly unknown[], name: string, namespace: string | undefined): Record<string, unknown> | undefined {
   for (const object of objects) {
     if (typeof object !== 'object' || object === null) continue;
     const { kind, metadata, data } = object as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; data?: unknown };
     if (kind !== 'ConfigMap' || metadata?.name !== name) continue;
-    if (namespace !== undefined && metadata.namespace !== namespace) continue;
+    // An export leaves Argo CD's own namespace out of its objects: no namespace is that one.
+    if (namespace !== undefined && metadata.namespace !== undefined && metadata.namespace !== namespace) continue;
     return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
   }
   return undefined;

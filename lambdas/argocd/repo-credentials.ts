@@ -118,13 +118,26 @@ function hasCredentials(secret: RepoSecretFields): boolean {
 }
 
 /**
- * What the mirror's HTTP transport can use of them: Basic auth from username and password, as Argo CD's HTTPS
- * client sends it (an empty username included). Kept in one place so that bearer tokens, SSH keys, TLS client
- * certificates and GitHub App credentials are mapped here once the transport takes them.
+ * What the mirror's transports take of them: every field they understand, under the same name, with Argo CD's
+ * string flags (`"true"`) as booleans. Basic auth is sent when either username or password is set, as Argo CD's
+ * HTTPS client does (an empty username included). `insecure` and `insecureIgnoreHostKey` count only in a
+ * repository Secret: Argo CD never copies them from a template. Undefined when there is nothing to send.
  */
 export function toGitCredentials(credentials: RepoCredentials | undefined): GitCredentials | undefined {
-  if (!credentials || (!credentials.username && !credentials.password)) return undefined;
-  return { username: credentials.username ?? '', password: credentials.password ?? '' };
+  if (!credentials) return undefined;
+  const git: GitCredentials = {};
+  if (credentials.username || credentials.password) Object.assign(git, { username: credentials.username ?? '', password: credentials.password ?? '' });
+  for (const field of ['bearerToken', 'sshPrivateKey', 'tlsClientCertData', 'tlsClientCertKey', 'proxy', 'noProxy', 'githubAppID', 'githubAppInstallationID', 'githubAppPrivateKey', 'githubAppEnterpriseBaseUrl'] as const) {
+    if (credentials[field]) git[field] = credentials[field];
+  }
+  if (credentials.secretType === 'repository' && parseBool(credentials.insecure)) git.insecure = true;
+  if (credentials.secretType === 'repository' && parseBool(credentials.insecureIgnoreHostKey)) git.insecureIgnoreHostKey = true;
+  return Object.keys(git).length > 0 ? git : undefined;
+}
+
+/** Go's strconv.ParseBool, which Argo CD reads the flags with; anything else is false. */
+function parseBool(value: string | undefined): boolean {
+  return value !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value);
 }
 
 /** Every secret value the credentials hold, for redacting them from messages. */

@@ -8,7 +8,7 @@ import type { BundleReport } from '../git/verify/findings.js';
 import type { Store } from '../store/store.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult } from './events.js';
 import { getJson } from './run-store.js';
-import { exportStep, mirrorStep, planStep, reportStep, verifyStep, type RepoRunResult, type RunReport } from './steps.js';
+import { exportStep, mirrorStep, planStep, reportStep, verifyStep, type ExtraCredentialsSource, type RepoRunResult, type RunReport } from './steps.js';
 
 /**
  * A whole backup run in one process (the CLI, the demo): the same steps the Lambda handlers run,
@@ -31,6 +31,8 @@ export interface BackupRunOptions {
   runId?: string;
   /** Repositories to mirror besides the Applications' (e.g. a config repo no Application names). */
   extraRepos?: readonly string[];
+  /** Credentials for the extra repos no exported Secret covers (read once, when first needed). */
+  extraCredentials?: ExtraCredentialsSource;
   /** Ref patterns added to HEAD, refs/heads/* and refs/tags/*. */
   refs?: readonly string[];
   /** Repositories listed and mirrored at once (default 4). */
@@ -55,6 +57,8 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
   const runId = options.runId ?? newRunId();
   const emit = options.onEvent ?? (() => {});
   const concurrency = options.concurrency ?? 4;
+  let extraRead: ReturnType<ExtraCredentialsSource> | undefined;
+  const extraCredentials = options.extraCredentials && (() => (extraRead ??= options.extraCredentials!()));
 
   const exports: ExportStepResult[] = [];
   for (const cluster of options.clusters) {
@@ -71,6 +75,7 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
       concurrency,
       ...(options.extraRepos ? { extraRepos: options.extraRepos } : {}),
       ...(options.refs ? { extraRefPatterns: options.refs } : {}),
+      ...(extraCredentials ? { extraCredentials } : {}),
       onProgress: (progress) => emit({ step: 'plan', progress }),
     });
   } catch (error) {
@@ -89,7 +94,11 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
   await Promise.all(items.map((item) => mirrorLimit(async () => {
     const expectedBytes = await lastBundleBytes(store, item.url);
     emit({ step: 'mirror', url: item.url, ...(expectedBytes ? { expectedBytes } : {}) });
-    const result = await mirrorStep(store, item, options.refs, (progress) => emit({ step: 'mirror', url: item.url, progress, ...(expectedBytes ? { expectedBytes } : {}) }));
+    const result = await mirrorStep(store, item, {
+      ...(options.refs ? { extraRefPatterns: options.refs } : {}),
+      ...(extraCredentials ? { extraCredentials } : {}),
+      onProgress: (progress) => emit({ step: 'mirror', url: item.url, progress, ...(expectedBytes ? { expectedBytes } : {}) }),
+    });
     emit({ step: 'mirror', url: item.url, result });
     if ((result.status === 'mirrored' || result.readinessOnly) && result.bundle) {
       const bundle = result.bundle;

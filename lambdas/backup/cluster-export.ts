@@ -1,6 +1,8 @@
 import { applicationSources, type AppSources } from '../argocd/app-sources.js';
 import { exportKeys, parseExportYaml, parseManifest, type ExportManifest } from '../argocd/export-store.js';
+import { connectionContextFromObjects } from '../argocd/connection-config.js';
 import { matchRepoCredentials, repoCredentialsOf, type RepoCredentials } from '../argocd/repo-credentials.js';
+import type { GitConnectionContext } from '../git/credentials.js';
 import type { Store } from '../store/store.js';
 
 /** What a backup run reads back from one cluster's stored export: its inventory, Applications and repo credentials. */
@@ -10,6 +12,8 @@ export interface ClusterExport {
   applications: AppSources[];
   /** Secret values: use them to fetch, never write them anywhere. */
   credentials: RepoCredentials[];
+  /** Its argocd-ssh-known-hosts-cm and argocd-tls-certs-cm: how its Argo CD checks Git servers. */
+  connection: GitConnectionContext;
 }
 
 // export.yaml can be megabytes: parsed once per content, shared by the plan, every mirror and the report.
@@ -31,6 +35,7 @@ export async function readClusterExport(store: Store, cluster: string): Promise<
     manifest,
     applications: applicationSources(objects, manifest.namespace),
     credentials: repoCredentialsOf(objects, manifest.namespace),
+    connection: connectionContextFromObjects(objects, manifest.namespace),
   };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(cacheKey, parsed);

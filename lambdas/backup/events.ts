@@ -52,6 +52,10 @@ export interface MirrorItem {
   url: string;
   /** Which exported Secret to fetch it with: named, never the values (items are plain files in S3). */
   credentials?: CredentialsRef;
+  /** No exported Secret matches this extra repo: its credentials are the extra repositories secret's entry for `url`. */
+  extraCredentials?: true;
+  /** The clusters whose argocd-ssh-known-hosts-cm and argocd-tls-certs-cm apply, by name (read from their exports). */
+  connectionFrom?: string[];
   /**
    * The repo is unchanged, but the readiness answers kept for its bundle do not cover this run's
    * Applications (a new targetRevision or path): nothing is fetched, and the verify step opens the

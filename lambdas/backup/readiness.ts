@@ -30,7 +30,7 @@ export interface ApplicationCheck {
 }
 
 export interface SourceCheck extends AppSource {
-  /** Store key of the bundle that must hold it (http(s) Git sources). */
+  /** Store key of the bundle that must hold it (Git sources with an https, http, ssh or scp-style URL). */
   bundle?: string;
   /** Revisions recorded as deployed from this repository (manifest inventory). */
   deployedRevisions?: string[];
@@ -78,7 +78,7 @@ interface BundleAnswers {
 const readinessKey = (bundle: string) => `runs/readiness/${bundle}.json`;
 export const applicationsKey = (runId: string) => `runs/${runId}/applications.json`;
 
-/** The bundle a Git repoURL is stored in, when argocd-dr can mirror it (http(s)). */
+/** The bundle a Git repoURL is stored in (its https and ssh spellings share one), when argocd-dr can mirror it. */
 export function bundleKeyOf(url: string): string | undefined {
   try {
     return repoStoreKeys(parseRepoUrl(url)).bundle;
@@ -238,7 +238,7 @@ function judge(source: SourceCheck, state: BundleState | undefined, failed: Mirr
   const verdict = (v: SourceVerdict, reasons: string[], commit?: string): SourceReadiness => ({ ...base, verdict: v, ...(commit ? { commit } : {}), ...(reasons.length > 0 ? { reasons } : {}) });
   if (source.kind !== 'git') return verdict('not-covered', [`${source.kind === 'oci' ? 'OCI artifact' : 'Helm chart'}: argocd-dr backs up Git repositories only`]);
   if (hasTemplate(source)) return verdict('not-covered', ['the source still holds a template expression']);
-  if (!source.bundle) return verdict('not-ready', [`${source.repoURL} is not an http(s) URL: argocd-dr cannot mirror it yet`]);
+  if (!source.bundle) return verdict('not-ready', [`${source.repoURL} is not a Git URL argocd-dr can mirror (https://, http://, ssh:// or git@host:org/repo.git)`]);
   const stale = failed ? [`this run could not mirror the repository (${failed.error ?? 'failed'}); checked against the bundle of an earlier run`] : [];
   if (!state || 'problem' in state) return verdict('not-ready', [...(failed ? [`the repository could not be mirrored: ${failed.error ?? 'failed'}`] : []), ...(state && 'problem' in state ? [state.problem] : [])]);
   const reasons: string[] = [];

@@ -3,8 +3,11 @@ import { exportArgoCd } from '../argocd/export.js';
 import { storeExport } from '../argocd/export-store.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { secretValues, toGitCredentials } from '../argocd/repo-credentials.js';
+import { mergeConnectionContexts } from '../argocd/connection-config.js';
 import { repoIdentity } from '../argocd/repo-url.js';
+import type { GitConnectionContext } from '../git/credentials.js';
 import { mirrorRepo, type MirrorOptions, type MirrorProgress, type MirrorResult } from '../git/mirror.js';
+import type { ExtraRepoCredentials } from '../git/secrets-manager-credentials.js';
 import type { BundleReport } from '../git/verify/findings.js';
 import { redactSecrets } from '../shared/redact.js';
 import type { Store } from '../store/store.js';
@@ -30,9 +33,17 @@ export async function exportStep(store: Store, clusterName: string, namespace: s
   }
 }
 
+/**
+ * The extra repositories' credentials (the Secrets Manager secret of config `extraReposSecret`, or a file of the
+ * same shape), read only when a repository needs them; a read that fails fails those repositories, not the run.
+ */
+export type ExtraCredentialsSource = () => Promise<ExtraRepoCredentials>;
+
 export interface PlanOptions {
   extraRepos?: readonly string[];
   extraRefPatterns?: readonly string[];
+  /** Credentials for the extra repos no exported Secret covers. */
+  extraCredentials?: ExtraCredentialsSource;
   concurrency?: number;
   /** Where the mirror items go (in AWS, a bucket in the run's own region: the Distributed Map reads it). */
   itemsStore?: Store;
@@ -43,42 +54,59 @@ export interface PlanOptions {
 export type RepoRunResult = MirrorResult & { credentialsFrom?: string; readinessOnly?: true };
 
 /**
- * plan: every Git source of every exported cluster (and the configured extra repos), one ref
- * listing each with the credentials Argo CD would use; only repos whose refs changed become items
- * of the mirror step. Also writes the run's Applications and what their sources need, for the
- * readiness check. Sources that are not http(s) are recorded as failed until the SSH transport exists.
+ * plan: every Git source of every exported cluster (and the configured extra repos), one ref listing each, over
+ * https or ssh, with the credentials and the connection settings Argo CD would use; only repos whose refs changed
+ * become items of the mirror step. Also writes the run's Applications and what their sources need, for the
+ * readiness check.
+ *
+ * Which cluster's settings: a repo is reached with the credentials of the first cluster (in run order) whose
+ * Secrets match it, and with that cluster's known hosts and TLS CAs; without credentials, with those of the first
+ * cluster whose Applications use it. An extra repo no exported Secret matches takes its credentials from the extra
+ * repositories secret, and, when no Application uses it, the known hosts and CAs of every cluster of the run.
  */
 export async function planStep(store: Store, runId: string, exports: readonly ExportStepResult[], options: PlanOptions = {}): Promise<PlanStepResult> {
   // A cluster whose export failed this time still has its last export: keep its repos backed up.
   const clusters = (await Promise.all(exports.map((result) => readClusterExport(store, result.cluster))))
     .filter((exported): exported is ClusterExport => exported !== undefined);
-  const sources: string[][] = [...(options.extraRepos ?? []).map((url) => [url])];
+  const sources: { spellings: string[]; cluster?: string }[] = [...(options.extraRepos ?? []).map((url) => ({ spellings: [url] }))];
   for (const exported of clusters) {
-    for (const source of exported.manifest.sources.git) sources.push([source.repoURL, ...source.repoURLs]);
+    for (const source of exported.manifest.sources.git) sources.push({ spellings: [source.repoURL, ...source.repoURLs], cluster: exported.cluster });
   }
-  // Two spellings of one repository share a bundle: mirror it once, with an http(s) spelling when there is one.
-  const byKey = new Map<string, string[]>();
-  for (const spellings of sources) {
-    const url = spellings.find((spelling) => bundleKeyOf(spelling) !== undefined) ?? spellings[0]!;
-    const key = bundleKeyOf(url) ?? url;
-    const known = byKey.get(key);
-    if (known) known.push(...spellings);
-    else byKey.set(key, [url, ...spellings]);
+  // Two spellings of one repository (https and ssh among them) share a bundle: mirror it once.
+  const byKey = new Map<string, { spellings: string[]; clusters: string[] }>();
+  for (const { spellings, cluster } of sources) {
+    const key = spellings.map(bundleKeyOf).find((bundle) => bundle !== undefined) ?? spellings[0]!;
+    const known = byKey.get(key) ?? { spellings: [], clusters: [] };
+    known.spellings.push(...spellings);
+    if (cluster && !known.clusters.includes(cluster)) known.clusters.push(cluster);
+    byKey.set(key, known);
   }
   const checks = applicationChecks(clusters);
   await putJson(store, applicationsKey(runId), checks);
+  const extraRepos = new Set(options.extraRepos ?? []);
+  const extraCredentials = options.extraCredentials ? once(options.extraCredentials) : undefined;
   const limit = pLimit(options.concurrency ?? 16);
-  const planned = await Promise.all([...byKey.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)).map((spellings) => limit(async () => {
-    const url = spellings[0]!;
-    const credentials = chooseCredentials(clusters, spellings, repoIdentity(url) || undefined);
-    const result = /^https?:\/\//i.test(url)
-      ? await mirrorWith(store, { runId, url, ...(credentials ? { credentials } : {}) }, { listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })
-      : { url, status: 'failed' as const, error: `${url}: only http(s) repositories can be mirrored so far` };
-    return { result, credentials };
+  const groups = [...byKey.values()].map((group) => ({ ...group, first: group.spellings.find((url) => bundleKeyOf(url) !== undefined) ?? group.spellings[0]! }));
+  const planned = await Promise.all(groups.sort((a, b) => a.first.localeCompare(b.first)).map((group) => limit(async () => {
+    const credentials = chooseCredentials(clusters, group.spellings, repoIdentity(group.first) || undefined);
+    // The spelling the Secret was found for: an ssh key goes with the ssh URL.
+    const url = credentials && bundleKeyOf(credentials.repoURL) !== undefined ? credentials.repoURL : group.first;
+    const extra = !credentials && extraCredentials && group.spellings.some((spelling) => extraRepos.has(spelling))
+      // A secret that cannot be read is marked here and reported by the listing, for each repo that needed it.
+      && await extraCredentials().then((found) => found.credentialsFor(url) !== undefined, () => true);
+    const connectionFrom = credentials ? [credentials.cluster] : group.clusters.length > 0 ? [group.clusters[0]!] : clusters.map((exported) => exported.cluster);
+    const item: MirrorItem = {
+      runId,
+      url,
+      ...(credentials ? { credentials } : {}),
+      ...(extra ? { extraCredentials: true as const } : {}),
+      ...(connectionFrom.length > 0 ? { connectionFrom } : {}),
+    };
+    const result = await mirrorWith(store, item, { listOnly: true, ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) }, extraCredentials);
+    return { result, item };
   })));
   const items: MirrorItem[] = [];
-  for (const { result, credentials } of planned) {
-    const item: MirrorItem = { runId, url: result.url, ...(credentials ? { credentials } : {}) };
+  for (const { result, item } of planned) {
     if (result.status === 'changed') items.push(item);
     else if (result.status === 'unchanged' && result.bundle && !(await readinessAnswered(store, result.bundle, checks))) items.push({ ...item, readinessOnly: true });
   }
@@ -104,26 +132,60 @@ export async function sweepPlanStep(store: Store, runId: string, itemsStore: Sto
   return { runId, itemsKey: runKeys.planItems(runId), items: items.length, changed: items.length, unchanged: 0, failed: 0 };
 }
 
-/** mirror: one repo, with the credentials its item names; its result is kept under the run for the report. */
-export async function mirrorStep(store: Store, item: MirrorItem, extraRefPatterns?: readonly string[], onProgress?: (progress: MirrorProgress) => void): Promise<RepoRunResult> {
+export interface MirrorStepOptions {
+  extraRefPatterns?: readonly string[];
+  /** Needed for items marked extraCredentials. */
+  extraCredentials?: ExtraCredentialsSource;
+  onProgress?: (progress: MirrorProgress) => void;
+}
+
+/** mirror: one repo, with the credentials and connection settings its item names; its result is kept under the run for the report. */
+export async function mirrorStep(store: Store, item: MirrorItem, options: MirrorStepOptions = {}): Promise<RepoRunResult> {
   // Nothing to fetch: the plan found the repo unchanged and only wants its bundle opened by verify. Its result is
   // the plan's, already kept.
   if (item.readinessOnly) {
     const bundle = bundleKeyOf(item.url);
     return { url: item.url, status: 'unchanged', ...(bundle ? { bundle } : {}), readinessOnly: true };
   }
-  const result = await mirrorWith(store, item, { ...(extraRefPatterns ? { extraRefPatterns } : {}), ...(onProgress ? { onProgress } : {}) });
+  const result = await mirrorWith(store, item, { ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) }, options.extraCredentials);
   await putJson(store, runKeys.repoResult(item.runId, item.url), result);
   return result;
 }
 
-async function mirrorWith(store: Store, item: MirrorItem, options: Omit<MirrorOptions, 'store' | 'credentials'>): Promise<RepoRunResult> {
+async function mirrorWith(store: Store, item: MirrorItem, options: Omit<MirrorOptions, 'store' | 'credentials' | 'context'>, extraCredentials: ExtraCredentialsSource | undefined): Promise<RepoRunResult> {
+  const context = await connectionOf(store, item.connectionFrom);
+  const mirror = { ...options, store, ...(context ? { context } : {}) };
+  if (item.extraCredentials) {
+    let extra: ExtraRepoCredentials;
+    try {
+      if (!extraCredentials) throw new Error('the extra repositories secret is not configured (EXTRA_REPOS_SECRET) in this function');
+      extra = await extraCredentials();
+    } catch (error) {
+      return { url: item.url, status: 'failed', error: `${item.url}: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    const credentials = extra.credentialsFor(item.url);
+    if (!credentials) return { url: item.url, status: 'failed', error: `${item.url}: no entry of the extra repositories secret "${extra.secretId}" matches it any more; add one whose url is a prefix of it` };
+    return { ...(await mirrorRepo(item.url, { ...mirror, credentials })), credentialsFrom: `extra repositories secret ${extra.secretId}` };
+  }
   const credentials = await resolveCredentials(store, item.credentials);
   const git = toGitCredentials(credentials);
-  const result = await mirrorRepo(item.url, { ...options, store, ...(git ? { credentials: git } : {}) });
+  const result = await mirrorRepo(item.url, { ...mirror, ...(git ? { credentials: git } : {}) });
   // mirror redacts what it sent; the Secret may hold more (a key, a token) that a server could echo back.
   if (result.error) result.error = redactSecrets(result.error, secretValues(credentials));
   return credentials ? { ...result, credentialsFrom: credentials.inheritedFrom ? `${credentials.secretName} (credentials of ${credentials.inheritedFrom})` : credentials.secretName } : result;
+}
+
+/** The known hosts and TLS CAs of the clusters an item names, from their stored exports. */
+async function connectionOf(store: Store, clusters: readonly string[] | undefined): Promise<GitConnectionContext | undefined> {
+  const exported = (await Promise.all((clusters ?? []).map((cluster) => readClusterExport(store, cluster))))
+    .filter((cluster): cluster is ClusterExport => cluster !== undefined);
+  return exported.length > 0 ? mergeConnectionContexts(exported.map((cluster) => cluster.connection)) : undefined;
+}
+
+/** Calls `load` at most once, sharing its promise (a rejection included). */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load());
 }
 
 /**

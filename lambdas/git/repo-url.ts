@@ -101,8 +101,13 @@ export function repoStoreKeys(repo: RepoUrl): { bundle: string; sidecar: string 
   return { bundle: `${stem}.bundle`, sidecar: `${stem}.json` };
 }
 
-/** Removes `user:password@` from anything that looks like a URL, for messages built from input. */
+/**
+ * Removes `user:password@` from anything that looks like a URL, for messages and records built from input. An SSH
+ * URL keeps a login name without a password: it is no secret, and without it the URL names another account (and
+ * no longer matches the repository Secret written for it).
+ */
 export function redactUserInfo(text: string): string {
   // Greedy to the last '@' before the path: a password may contain '@' (URL parsers split there too).
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi, '$1');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/\s]*)@/gi, (whole, scheme: string, userInfo: string) =>
+    (/^(?:ssh|git\+ssh|ssh\+git):\/\/$/i.test(scheme) && !userInfo.includes(':') ? whole : scheme));
 }

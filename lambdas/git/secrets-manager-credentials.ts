@@ -18,6 +18,8 @@ export interface ExtraRepoCredentials {
   credentialsFor(url: string): GitCredentials | undefined;
   /** How many entries the secret holds (for logs; never their values). */
   readonly entries: number;
+  /** The secret's name (or the file's), for reports: "fetched with the extra repositories secret <name>". */
+  readonly secretId: string;
 }
 
 export class ExtraReposSecretError extends Error {}
@@ -92,6 +94,7 @@ export function parseExtraRepoCredentials(secretString: string, secretId: string
   });
   return {
     entries: entries.length,
+    secretId,
     credentialsFor(url) {
       const normalized = normalizeRepoUrl(url);
       let best: (typeof entries)[number] | undefined;

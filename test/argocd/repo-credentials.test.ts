@@ -86,7 +86,39 @@ describe('matchRepoCredentials follows Argo CD', () => {
 
   it('maps username and password to the mirror', () => {
     expect(toGitCredentials(matchRepoCredentials(all, 'https://github.com/example-org/app.git'))).toEqual({ username: 'exact', password: 'exact-pw' });
-    expect(toGitCredentials(matchRepoCredentials(all, 'git@gitlab.com:group/x.git'))).toBeUndefined();
     expect(toGitCredentials(undefined)).toBeUndefined();
+  });
+});
+
+describe('toGitCredentials', () => {
+  const one = (values: Record<string, string>, type = 'repository') => repoCredentialsOf(parseExportYaml(exportYaml(secret('s', type, values))))[0];
+
+  it('maps every field the transports take, under its own name, flags as booleans', () => {
+    expect(toGitCredentials(one({
+      url: 'https://git.example.com/a.git', type: 'git', project: 'team', bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY',
+      insecure: 'true', proxy: 'http://proxy:3128', noProxy: '.internal', githubAppID: '42', githubAppInstallationID: '7',
+      githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3', enableLfs: 'true',
+    }))).toEqual({
+      bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY', insecure: true, proxy: 'http://proxy:3128', noProxy: '.internal',
+      githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3',
+    });
+    expect(toGitCredentials(one({ url: 'git@gitlab.com:group', sshPrivateKey: 'SSH' }, 'repo-creds'))).toEqual({ sshPrivateKey: 'SSH' });
+    expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: 'True' }))).toEqual({ sshPrivateKey: 'K', insecureIgnoreHostKey: true });
+  });
+
+  it('sends Basic auth when only one of username and password is set, as Argo CD does', () => {
+    expect(toGitCredentials(one({ url: 'https://h/r', password: 'token' }))).toEqual({ username: '', password: 'token' });
+  });
+
+  it('reads flags as Go\'s ParseBool does: "false", "no" or junk is false', () => {
+    for (const value of ['false', '0', 'no', 'yes', '']) expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: value, insecure: value }))).toEqual({ sshPrivateKey: 'K' });
+  });
+
+  it('never takes insecure or insecureIgnoreHostKey from a template, as Argo CD copies only credentials', () => {
+    expect(toGitCredentials(one({ url: 'git@h:o', sshPrivateKey: 'K', insecureIgnoreHostKey: 'true', insecure: 'true' }, 'repo-creds'))).toEqual({ sshPrivateKey: 'K' });
+  });
+
+  it('is undefined for a Secret with settings but nothing to send', () => {
+    expect(toGitCredentials(one({ url: 'https://h/r', enableLfs: 'true' }))).toBeUndefined();
   });
 });

@@ -81,7 +81,8 @@ describe('restore readiness', () => {
       deployedGone: [source('main', 'apps/guestbook', { deployedRevisions: [main, 'f'.repeat(40)] })],
       helm: [{ repoURL: 'https://charts.example.com', kind: 'helm', targetRevision: '1.2.3', field: 'spec.source' }],
       oci: [{ repoURL: 'oci://registry.example.com/app', kind: 'oci', targetRevision: '1.0', field: 'spec.source' }],
-      ssh: [{ repoURL: 'git@github.com:org/repo.git', kind: 'git', targetRevision: 'main', path: '.', field: 'spec.source' }],
+      // ssh and scp-style URLs have bundles; a file:// URL cannot be mirrored.
+      fileUrl: [{ repoURL: 'file:///srv/git/repo.git', kind: 'git', targetRevision: 'main', path: '.', field: 'spec.source' }],
     });
     expect(apps.unknownRevision!.sources[0]!.reasons).toEqual(['targetRevision no-such-branch is neither a branch, a tag nor a commit id in the bundle']);
     expect(apps.pathAtOldTag!.sources[0]!.reasons).toEqual([`path apps/login does not exist at v0.1 (${(await rev('v0.1')).slice(0, 12)})`]);
@@ -89,7 +90,7 @@ describe('restore readiness', () => {
     expect(apps.deployedGone!.sources[0]!.reasons).toEqual([`deployed revision ${'f'.repeat(12)} not in the bundle`]);
     expect(apps.helm!.verdict).toBe('not-covered');
     expect(apps.oci!.verdict).toBe('not-covered');
-    expect(apps.ssh!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: [expect.stringMatching(/not an http\(s\) URL/)] });
+    expect(apps.fileUrl!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: ['file:///srv/git/repo.git is not a Git URL argocd-dr can mirror (https://, http://, ssh:// or git@host:org/repo.git)'] });
   });
 
   it('answers from what the verify step kept, and opens the bundle again only for a new question', async () => {

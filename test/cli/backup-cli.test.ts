@@ -71,7 +71,7 @@ describe('argocd-dr backup', () => {
     [['backup', '--eks-cluster', 'x'], /--eks-cluster needs --region/],
     [['backup', '--kubeconfig', '/nonexistent/kubeconfig'], /cannot read the kubeconfig/],
     [['backup', '--refs', 'notes'], /must be HEAD or start with refs\//],
-    [['backup', '--extra-repo', 'ftp://example.com/x.git'], /--extra-repo: .*only http\(s\)/],
+    [['backup', '--extra-repo', 'ftp://example.com/x.git'], /--extra-repo: ftp:\/\/example.com\/x.git: unsupported scheme ftp; give an https:\/\/, http:\/\/, ssh:\/\/ or scp-style/],
     [['backup', '--concurrency', '0'], /--concurrency must be a whole number/],
     [['backup', '--cluster-name', 'bad/name', '--eks-cluster', 'x', '--region', 'eu-west-1'], /cannot name a folder/],
   ])('exits 2 on a usage error: %j', async (args, message) => {

@@ -121,6 +121,8 @@ describe('repository URLs', () => {
   it('redacts user info up to the last @, as URL parsers split it', () => {
     expect(redactUserInfo('clone https://user:p@ss@github.com/org/repo failed')).toBe('clone https://github.com/org/repo failed');
     expect(redactUserInfo('https://a@b.example/x and https://c:d@e.example/y')).toBe('https://b.example/x and https://e.example/y');
+    // An SSH login name is kept (it says which account); a password never is.
+    expect(redactUserInfo('ssh://git@github.com/org/repo.git and ssh://deploy:pw@h.example/r')).toBe('ssh://git@github.com/org/repo.git and ssh://h.example/r');
   });
 
   it('gives an SSH URL, scp-style or ssh://, the store keys of the https URL of the same repository', () => {

@@ -20,6 +20,8 @@ import { git as git_, gitRefs, removeTempDirs, tempDir } from '../../demo/git.js
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../demo/kube/kube-api-server.js';
 import { createRichRepo, forcePushBranch, pushCommit } from '../../demo/origin-repos.js';
+import { generateSshKey, startSshGitServer, type SshGitServer } from '../../demo/ssh/sshd.js';
+import { startGetSecretValueEndpoint, type GetSecretValueEndpoint } from '../support/secrets-manager/get-secret-value-endpoint.js';
 
 /**
  * The backup run's Lambda handlers, invoked in the order the state machine runs them, with the
@@ -244,6 +246,91 @@ describe('a backup run through the Lambda handlers', () => {
       expect(report.clusters[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/401/) });
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = planted.secretAccessKey;
+    }
+  });
+});
+
+describe('ssh repositories and the extra repositories secret, through the Lambda handlers', () => {
+  const SECRET = 'argocd-dr/extra-repos';
+  let sshd: SshGitServer;
+  let endpoint: GetSecretValueEndpoint;
+  let key: { privateKey: string; publicKey: string };
+  let appUrl: string;
+  let extraUrl: string;
+  const objects: KubeObject[] = [];
+  let env: NodeJS.ProcessEnv;
+  const keyLines = () => key.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
+
+  beforeAll(async () => {
+    env = { ...process.env };
+    const root = await tempDir('handler-ssh-origins');
+    await createRichRepo(root, 'org/ssh-app.git');
+    await createRichRepo(root, 'org/extra-ssh.git');
+    key = await generateSshKey('ed25519');
+    sshd = await startSshGitServer({ root, authorizedKeys: [key.publicKey] });
+    appUrl = sshd.url('org/ssh-app.git');
+    extraUrl = sshd.url('org/extra-ssh.git');
+    endpoint = await startGetSecretValueEndpoint({
+      keys: { [planted.accessKeyId]: planted.secretAccessKey },
+      secrets: { [SECRET]: JSON.stringify([{ url: `ssh://${sshd.user}@127.0.0.1:${sshd.port}/org/extra`, sshPrivateKey: key.privateKey }]) },
+      denied: ['forbidden'],
+    });
+    const metadata = (name: string, labels: Record<string, string> = {}) => ({ name, namespace: 'argocd', labels });
+    objects.push(
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata('argocd-ssh-known-hosts-cm'), data: { ssh_known_hosts: `${sshd.knownHostsLine}\n` } },
+      { apiVersion: 'v1', kind: 'Secret', metadata: metadata('ssh-app-repo', { 'argocd.argoproj.io/secret-type': 'repository' }), data: { url: Buffer.from(appUrl).toString('base64'), sshPrivateKey: Buffer.from(key.privateKey).toString('base64') } },
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: metadata('ssh-app'), spec: { project: 'default', source: { repoURL: appUrl, path: 'apps/guestbook', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'ssh-app' } } },
+    );
+    kube.putAll(objects);
+    Object.assign(process.env, { EXTRA_REPOS: JSON.stringify([extraUrl]), EXTRA_REPOS_SECRET: SECRET, AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const object of objects) kube.remove({ apiVersion: object.apiVersion, kind: object.kind, namespace: 'argocd', name: object.metadata.name });
+    process.env = { ...env };
+    await Promise.all([sshd?.close(), endpoint?.close()]);
+  });
+
+  it('mirrors an Application\'s ssh repo with its Secret\'s key and an extra ssh repo with the secret\'s, host keys from the export', async () => {
+    const { report, plan, logs } = await runBackup('ssh-run-1');
+    const repo = (url: string) => report.repos.find((r) => r.url === url);
+    expect(repo(appUrl)).toMatchObject({ status: 'mirrored', verified: true, credentialsFrom: 'ssh-app-repo', bundle: `git/127.0.0.1:${sshd.port}/org/ssh-app.bundle` });
+    expect(repo(extraUrl)).toMatchObject({ status: 'mirrored', verified: true, credentialsFrom: `extra repositories secret ${SECRET}` });
+    expect(report.readiness?.applications.find((app) => app.application === 'argocd/ssh-app')).toMatchObject({ verdict: 'ready' });
+    // The plan and the mirror function each read the secret, signed with the function's credentials.
+    expect(endpoint.requests.map((request) => [request.secretId, request.status])).toEqual([[SECRET, 200], [SECRET, 200]]);
+    // Items name the credentials; they never carry them.
+    const items = await work().getText(plan.itemsKey);
+    expect(JSON.parse(items!)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ url: extraUrl, extraCredentials: true, connectionFrom: ['prod-eks'] }),
+      expect.objectContaining({ url: appUrl, credentials: { cluster: 'prod-eks', repoURL: appUrl, project: 'default' }, connectionFrom: ['prod-eks'] }),
+    ]));
+    const runFiles: string[] = [];
+    for await (const name of vault().list(`runs/`)) runFiles.push((await vault().getText(name)) ?? '');
+    for (const text of [logs, items!, JSON.stringify(report), ...runFiles]) {
+      for (const secret of [key.privateKey, ...keyLines()]) expect(text).not.toContain(secret);
+    }
+  });
+
+  it('fails the extra repo with the reason when the secret cannot be read, and mirrors the rest', async () => {
+    process.env.EXTRA_REPOS_SECRET = 'forbidden';
+    const { report } = await runBackup('ssh-run-denied');
+    expect(report.result).toBe('PartiallyFailed');
+    expect(report.repos.find((r) => r.url === extraUrl)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/not allowed to read the extra repositories secret "forbidden": the role needs secretsmanager:GetSecretValue/),
+    });
+    expect(report.repos.find((r) => r.url === appUrl)).toMatchObject({ status: 'unchanged' });
+  });
+
+  it('the mirror function alone: an ssh item whose host key the named cluster does not know fails with that message', async () => {
+    const other = await startSshGitServer({ root: await tempDir('handler-ssh-other'), authorizedKeys: [key.publicKey] });
+    try {
+      const url = other.url('org/ssh-app.git');
+      const result = await mirrorHandler({ runId: 'ssh-run-item', url, credentials: { cluster: 'prod-eks', repoURL: appUrl, project: 'default' }, connectionFrom: ['prod-eks'] }, context) as MirrorResult;
+      expect(result).toMatchObject({ status: 'failed', error: expect.stringMatching(/SSH host key of \[127\.0\.0\.1\]:\d+ is unknown; add the server's public host key to argocd-ssh-known-hosts-cm/) });
+    } finally {
+      await other.close();
     }
   });
 });
