@@ -9,20 +9,15 @@ import { refPatternProblem } from '../lambdas/git/ref-advertisement.js';
 import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import type { Store } from '../lambdas/store/store.js';
-import { accessFrom } from './export-command.js';
+import { accessFrom, addClusterAccessOptions, type ClusterAccessOptions } from './cluster-access-options.js';
 import { formatBytes, formatSeconds, formatTable } from './format.js';
 import { DEFAULT_STORE } from './mirror-command.js';
 import { ProgressBars } from './progress.js';
 import { collect, positiveInteger, UsageError } from './usage-error.js';
 
-export interface BackupCommandOptions {
-  kubeconfig?: string;
-  context?: string;
-  eksCluster?: string;
-  region?: string;
+export interface BackupCommandOptions extends ClusterAccessOptions {
   /** Argo CD's namespace (default argocd). */
   namespace?: string;
-  clusterName?: string;
   /** A directory or s3://bucket/prefix (default ./argocd-dr-backups). */
   store?: string;
   kmsKeyId?: string;
@@ -44,7 +39,7 @@ export interface BackupOutput {
 }
 
 export function registerBackupCommand(program: Command): void {
-  program
+  const command = program
     .command('backup')
     .summary("back up a cluster's Argo CD and every Git repository it deploys from, and check they could be restored")
     .description(
@@ -54,13 +49,8 @@ export function registerBackupCommand(program: Command): void {
       + 'from the store: its targetRevision resolves, its path exists there, and its deployed revisions are\n'
       + 'present. Writes runs/<run-id>.json.\n'
       + 'Exit codes: 0 Succeeded; 1 PartiallyFailed or Failed (the summary says why); 2 usage or configuration error.',
-    )
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context (default: the current one)')
-    .option('--eks-cluster <name>', 'read an EKS cluster through the AWS API instead of a kubeconfig')
-    .option('--region <region>', "the EKS cluster's region (default: $AWS_REGION)")
-    .option('--namespace <namespace>', "Argo CD's namespace", 'argocd')
-    .option('--cluster-name <name>', 'name of the cluster in the store (default: the EKS cluster or the context name)')
+    );
+  addClusterAccessOptions(command)
     .option('--store <dir|s3://bucket/prefix>', 'where the backup is stored', DEFAULT_STORE)
     .option('--kms-key-id <key>', 'SSE-KMS key for an s3:// store')
     .option('--concurrency <n>', 'repositories listed and mirrored at once', positiveInteger('--concurrency', 256), 4)

@@ -3,15 +3,11 @@ import type { StoredExport } from '../lambdas/argocd/export-store.js';
 import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { DEFAULT_STORE } from './mirror-command.js';
+import { accessFrom, addClusterAccessOptions, type ClusterAccessOptions } from './cluster-access-options.js';
 import { UsageError } from './usage-error.js';
 
-interface ExportCommandOptions {
-  kubeconfig?: string;
-  context?: string;
-  eksCluster?: string;
-  region?: string;
+interface ExportCommandOptions extends ClusterAccessOptions {
   namespace: string;
-  clusterName?: string;
   store: string;
   excludeSecrets?: boolean;
   keepStatus?: boolean;
@@ -20,7 +16,7 @@ interface ExportCommandOptions {
 }
 
 export function registerExportCommand(program: Command): void {
-  program
+  const command = program
     .command('export')
     .summary("export Argo CD's state from a cluster into the store")
     .description(
@@ -29,13 +25,8 @@ export function registerExportCommand(program: Command): void {
       + 'argocd/<cluster>/export.yaml (readable by `argocd admin export`\'s import), crds.yaml and manifest.json\n'
       + '(counts, versions, sha256, the inventory of Git sources). Nothing is rewritten when nothing changed.\n'
       + 'Exit codes: 0 exported (or unchanged); 1 the export failed or is partial; 2 usage or configuration error.',
-    )
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context (default: the current one)')
-    .option('--eks-cluster <name>', 'read an EKS cluster through the AWS API instead of a kubeconfig')
-    .option('--region <region>', "the EKS cluster's region (default: $AWS_REGION)")
-    .option('--namespace <namespace>', "Argo CD's namespace", 'argocd')
-    .option('--cluster-name <name>', 'name of the cluster in the store (default: the EKS cluster or the context name)')
+    );
+  addClusterAccessOptions(command)
     .option('--store <dir|s3://bucket/prefix>', 'where the export is stored', DEFAULT_STORE)
     .option('--exclude-secrets', "leave Argo CD's Secrets out (a restore then needs its credentials from elsewhere)")
     .option('--keep-status', 'keep the status of Applications and ApplicationSets')
@@ -113,26 +104,4 @@ async function runExport(options: ExportCommandOptions): Promise<number> {
     for (const gap of manifest.gaps) process.stdout.write(`  GAP ${gap.resource}: ${gap.error}\n`);
   }
   return manifest.complete ? 0 : 1;
-}
-
-/** Where the cluster is and what to call it: shared by export and backup. */
-export type ClusterAccessOptions = Pick<ExportCommandOptions, 'kubeconfig' | 'context' | 'eksCluster' | 'region' | 'clusterName'>;
-
-export async function accessFrom(options: ClusterAccessOptions): Promise<{ access: KubeAccess; clusterName: string }> {
-  if (options.eksCluster) {
-    if (options.kubeconfig || options.context) throw new UsageError('give either --eks-cluster or --kubeconfig/--context, not both');
-    const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-    if (!region) throw new UsageError('--eks-cluster needs --region (or AWS_REGION)');
-    const { eksAccess } = await import('../lambdas/argocd/eks-access.js');
-    return { access: await eksAccess(options.eksCluster, region), clusterName: options.clusterName ?? options.eksCluster };
-  }
-  const { KubeConfigError, kubeconfigAccess } = await import('../lambdas/argocd/kube-access.js');
-  try {
-    const access = kubeconfigAccess(options.kubeconfig, options.context);
-    const context = (await access.kubeConfig()).getCurrentContext();
-    return { access, clusterName: options.clusterName ?? context.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') };
-  } catch (error) {
-    if (error instanceof KubeConfigError) throw new UsageError(error.message);
-    throw error;
-  }
 }
