@@ -10,7 +10,6 @@ import { credentialSecrets, type GitConnectionContext, type GitCredentials } fro
 import { parseRepoUrl, redactUserInfo, repoStoreKeys, type RepoUrl } from './repo-url.js';
 import { parseSidecar, sameRefs, type RepoSidecar } from './sidecar.js';
 import { openHttpConnection } from './smart-http.js';
-import { openSshConnection } from './ssh-transport.js';
 import type { UploadPackConnection } from './transport.js';
 import { fetchPack } from './upload-pack.js';
 
@@ -84,7 +83,8 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
       ...(credentials ? { credentials } : {}),
       ...(options.context ? { context: options.context } : {}),
     };
-    connection = repo.ssh ? openSshConnection(repo, transport) : openHttpConnection(repo, transport);
+    // ssh2 is loaded only for SSH repositories: it costs ~40 ms and several MB that HTTPS-only runs never need.
+    connection = repo.ssh ? (await import('./ssh-transport.js')).openSshConnection(repo, transport) : openHttpConnection(repo, transport);
     const keys = repoStoreKeys(repo);
     const patterns = [...DEFAULT_REF_PATTERNS, ...(options.extraRefPatterns ?? [])];
     options.onProgress?.({ url: repo.display, phase: 'listing', bytes: 0 });
