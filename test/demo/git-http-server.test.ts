@@ -286,8 +286,9 @@ describe('git http-backend bridge', () => {
 });
 
 describe('serve-git-http entry', () => {
-  const entry = path.resolve('dist/test/support/serve-git-http.js');
-  it.skipIf(!existsSync(entry))('prints its URL as JSON, serves, and exits on SIGTERM', async () => {
+  // npm test builds dist/ first; a missing entry is a failure, not a reason to skip.
+  const entry = path.resolve('dist/demo/git-http/serve-git-http.js');
+  it('prints its URL as JSON, serves, and exits on SIGTERM', async () => {
     const child = spawn(process.execPath, [entry, '--root', root, '--protocol', 'v0'], { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
