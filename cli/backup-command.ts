@@ -179,8 +179,10 @@ async function clusterFrom(options: BackupCommandOptions): Promise<BackupCluster
 
 /** Bars per step and per repo on a terminal (bytes, rate, ETA); one plain line per finished item elsewhere. */
 async function progressView(output: BackupOutput) {
-  const bars = await ProgressBars.open(output.stderr, '{step} {item} {bar} {size} {rate} {eta}');
-  const line = (text: string) => output.stderr.write(`${text}\n`);
+  // Numbers before the item: a long repository URL is cut at the terminal's edge, not the rate and ETA.
+  const bars = await ProgressBars.open(output.stderr, '{step} {bar} {stats}  {item}');
+  const line = (text: string) => (bars ? bars.log(text) : output.stderr.write(`${text}\n`));
+  const stats = (...parts: string[]) => parts.filter(Boolean).join('  ');
   const started = new Map<string, number>();
   let listed = 0;
   const elapsed = (key: string) => {
@@ -191,7 +193,7 @@ async function progressView(output: BackupOutput) {
     update(event: BackupEvent): void {
       switch (event.step) {
         case 'export':
-          if (!event.result) bars?.update(`export ${event.cluster}`, { step: 'export ', item: event.cluster, size: '', rate: '', eta: '' });
+          if (!event.result) bars?.update(`export ${event.cluster}`, { step: 'export ', item: event.cluster, stats: '' });
           else {
             bars?.done(`export ${event.cluster}`);
             line(`export  ${event.cluster}: ${event.result.status}${event.result.error ? `: ${event.result.error}` : ''}`);
@@ -203,9 +205,9 @@ async function progressView(output: BackupOutput) {
             line(`plan    ${event.result.changed} changed, ${event.result.unchanged} unchanged, ${event.result.failed} failed`);
           } else if (event.progress?.phase === 'done') {
             listed++;
-            bars?.update('plan', { step: 'plan   ', item: `${listed} repositories listed`, size: '', rate: '', eta: '' });
+            bars?.update('plan', { step: 'plan   ', item: `${listed} repositories listed`, stats: '' });
           } else if (!event.progress) {
-            bars?.update('plan', { step: 'plan   ', item: 'listing refs', size: '', rate: '', eta: '' });
+            bars?.update('plan', { step: 'plan   ', item: 'listing refs', stats: '' });
           }
           return;
         case 'mirror': {
@@ -224,9 +226,11 @@ async function progressView(output: BackupOutput) {
           bars.update(key, {
             step: 'mirror ',
             item: event.url,
-            size: total ? `${formatBytes(bytes)} / ~${formatBytes(total)}` : formatBytes(bytes),
-            rate: rate ? `${formatBytes(rate)}/s` : '',
-            eta: total && rate ? `ETA ${formatSeconds((total - bytes) / rate)}` : '',
+            stats: stats(
+              total ? `${formatBytes(bytes)} / ~${formatBytes(total)}` : formatBytes(bytes),
+              rate ? `${formatBytes(rate)}/s` : '',
+              total && rate ? `ETA ${formatSeconds((total - bytes) / rate)}` : '',
+            ),
           }, total ? bytes : 0, total || 1);
           return;
         }
@@ -240,7 +244,7 @@ async function progressView(output: BackupOutput) {
           }
           const fraction = event.fraction ?? 0;
           const seconds = elapsed(key);
-          bars?.update(key, { step: 'verify ', item: event.bundle, size: `${Math.round(fraction * 100)}%`, rate: '', eta: fraction > 0.05 ? `ETA ${formatSeconds(seconds * (1 - fraction) / fraction)}` : '' }, fraction, 1);
+          bars?.update(key, { step: 'verify ', item: event.bundle, stats: stats(`${Math.round(fraction * 100)}%`, fraction > 0.05 ? `ETA ${formatSeconds(seconds * (1 - fraction) / fraction)}` : '') }, fraction, 1);
           return;
         }
         case 'report':

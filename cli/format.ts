@@ -9,7 +9,8 @@ export function formatBytes(bytes: number | undefined): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  // Rates are fractional: 864 B/s, not 864.1897053286866 B/s.
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function formatSeconds(seconds: number | undefined): string {

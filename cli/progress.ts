@@ -12,7 +12,11 @@ export class ProgressBars {
 
   private constructor(private readonly multibar: cliProgress.MultiBar) {}
 
-  /** Bars in `format` (cli-progress tokens: {bar}, {percentage} and payload keys), or undefined off a terminal. */
+  /**
+   * Bars in `format` (cli-progress tokens: {bar}, {percentage} and payload keys), or undefined off a terminal.
+   * Payload keys must not be cli-progress's own tokens (eta, value, total, duration...): those win, so a
+   * payload {eta} shows cli-progress's NULL or INF.
+   */
   static async open(terminal: NodeJS.WriteStream, format: string): Promise<ProgressBars | undefined> {
     if (!terminal.isTTY) return undefined;
     // Loaded only for a terminal: runs in CI and Lambda-like shells skip its memory.
@@ -23,6 +27,10 @@ export class ProgressBars {
       hideCursor: true,
       clearOnComplete: true,
       autopadding: true,
+      // Leaves room on an 80-column terminal for sizes, rate and ETA.
+      barsize: 20,
+      // Lines logged above the bars move them down a row: redraw them even when their text is unchanged.
+      forceRedraw: true,
       fps: 5,
     }));
   }
@@ -44,6 +52,15 @@ export class ProgressBars {
     bar.stop();
     this.multibar.remove(bar);
     this.bars.delete(key);
+  }
+
+  /**
+   * A finished item's line, above the bars. cli-progress moves the cursor itself, so a line written straight
+   * to the terminal would be drawn over by the next redraw (or cleared by stop()).
+   */
+  log(text: string): void {
+    this.multibar.log(`${text}\n`);
+    this.multibar.update();
   }
 
   stop(): void {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Requ
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { gitEnv } from '../git.js';
 
@@ -16,6 +17,8 @@ export type Fault =
   | { kind: 'status'; status: number }
   /** Buffers the pack-carrying POST response and sends transform(body) instead. */
   | { kind: 'rewrite'; transform: (body: Buffer) => Buffer }
+  /** Sends the pack-carrying POST response at about bytesPerSecond, ten pieces a second: a slow link, for progress displays. */
+  | { kind: 'slow'; bytesPerSecond: number }
   /** Answers every request for the repository with a 301 to the same path under another repository (a renamed repo), on this server or at `toOrigin`. */
   | { kind: 'redirect'; toRepoPath: string; toOrigin?: string };
 
@@ -275,6 +278,25 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       res.flushHeaders();
       killChild();
       return; // the socket stays open until close() destroys it
+    }
+
+    if (mode === 'slow' && fault?.kind === 'slow') {
+      const chunks: Buffer[] = [head.rest];
+      child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      child.stdout.resume();
+      await exited;
+      finished = true;
+      const body = Buffer.concat(chunks);
+      const piece = Math.max(1, Math.round(fault.bytesPerSecond / 10));
+      res.writeHead(head.status, head.statusText, head.headers);
+      for (let at = 0; at < body.length && !res.destroyed; at += piece) {
+        const part = body.subarray(at, at + piece);
+        record.responseBytes += part.length;
+        res.write(part);
+        await sleep(100);
+      }
+      if (!res.destroyed) res.end();
+      return;
     }
 
     if (mode === 'rewrite' && fault?.kind === 'rewrite') {
