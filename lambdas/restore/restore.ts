@@ -35,11 +35,15 @@ export async function restoreFromStore(store: Store, access: KubeAccess, request
   const cluster = await resolveCluster(store, request.cluster);
   const backup = await selectBackup(store, cluster, request.when ?? {});
   const { manifest } = backup;
-  const remapped = remapObjects(backup.documents, request.repoMaps ?? [], request.clusterMaps ?? [], request.namespace);
-  if (remapped.unused.length > 0) {
-    throw new RestoreRefusedError(`${remapped.unused.join(', ')} matched nothing in the backup of ${cluster}; check the URL (as the Applications spell it); nothing was applied`);
+  if (request.prune && !manifest.complete) {
+    // What the export could not read is absent from it: pruning would delete all of it from the cluster.
+    throw new RestoreRefusedError(`the backup of ${cluster} is partial (missing: ${manifest.gaps.map((gap) => gap.resource).join(', ')}), so --prune would delete objects the backup merely failed to read; restore without --prune, or pick a complete backup (argocd-dr history); nothing was applied`);
   }
+  const remapped = remapObjects(backup.documents, request.repoMaps ?? [], request.clusterMaps ?? [], request.namespace);
   const warnings: string[] = [];
+  // Not a refusal: restore-git prints a mapping for every repository in the store (extra repos, other
+  // clusters' repos), and the runbook passes them all. A typo shows here, and in --dry-run first.
+  if (remapped.unused.length > 0) warnings.push(`${remapped.unused.join(', ')} matched nothing in the backup of ${cluster} (expected for repositories this cluster does not use; otherwise check the URL as the Applications spell it)`);
   if (!manifest.complete) warnings.push(`the backup is partial; missing: ${manifest.gaps.map((gap) => gap.resource).join(', ')}`);
   if (!manifest.secretsIncluded) warnings.push('the backup has no Secrets (exported with --exclude-secrets): add repository credentials and clusters by hand, Secrets are never pruned');
   const result = await applyExport(access, remapped.objects, { ...request, secretsIncluded: manifest.secretsIncluded });
