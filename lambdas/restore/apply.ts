@@ -252,24 +252,27 @@ async function readLive(objects: KubernetesObjectApi, object: KubeObject, argoNa
 }
 
 /**
- * Turns off automated sync (`automated.enabled: false`, keeping prune and selfHeal as they were)
- * on Applications and ApplicationSet templates, and says how to turn it back on.
+ * Turns off automated sync on Applications and ApplicationSet templates by removing
+ * `syncPolicy.automated`, and says how to put that exact block back. Removing it works on every
+ * Argo CD version: `automated.enabled: false` exists only in the CRDs of Argo CD 3.1 and later, and
+ * older CRDs prune it, leaving automated sync on.
  */
 function pauseSync(objects: KubeObject[], argoNamespace: string, kubectlArgs: string[]): PausedSync[] {
   const paused: PausedSync[] = [];
   for (const object of objects) {
     if (object.kind !== 'Application' && object.kind !== 'ApplicationSet') continue;
     const spec = (object.kind === 'Application' ? object.spec : (object.spec as { template?: { spec?: unknown } } | undefined)?.template?.spec) as
-      { syncPolicy?: { automated?: { enabled?: boolean } } } | undefined;
-    const automated = spec?.syncPolicy?.automated;
-    if (!automated || automated.enabled === false) continue;
-    automated.enabled = false;
+      { syncPolicy?: { automated?: { enabled?: boolean } | null } } | undefined;
+    const syncPolicy = spec?.syncPolicy;
+    const automated = syncPolicy?.automated;
+    // Already off (Argo CD 3.1's enabled: false): nothing to pause, nothing to resume.
+    if (!syncPolicy || !automated || automated.enabled === false) continue;
+    delete syncPolicy.automated;
     const namespace = object.metadata?.namespace ?? argoNamespace;
-    const enable = object.kind === 'Application'
-      ? { spec: { syncPolicy: { automated: { enabled: true } } } }
-      : { spec: { template: { spec: { syncPolicy: { automated: { enabled: true } } } } } };
+    const restore = { syncPolicy: { automated } };
+    const patch = object.kind === 'Application' ? { spec: restore } : { spec: { template: { spec: restore } } };
     const resource = object.kind === 'Application' ? 'applications.argoproj.io' : 'applicationsets.argoproj.io';
-    const resume = ['kubectl', ...kubectlArgs, '-n', namespace, 'patch', resource, object.metadata!.name!, '--type', 'merge', '-p', JSON.stringify(enable)].map(shellQuote).join(' ');
+    const resume = ['kubectl', ...kubectlArgs, '-n', namespace, 'patch', resource, object.metadata!.name!, '--type', 'merge', '-p', JSON.stringify(patch)].map(shellQuote).join(' ');
     paused.push({ kind: object.kind, namespace, name: object.metadata!.name!, resume });
   }
   return paused;

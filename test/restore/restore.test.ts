@@ -1,5 +1,7 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshInstallation, fullInstallation, leakedSecrets } from '../../demo/argocd-installation.js';
 import { removeTempDirs, tempDir } from '../../demo/git.js';
@@ -10,6 +12,14 @@ import { argocdDr } from '../support/cli.js';
 import { crdValidators } from '../support/crd-schema.js';
 import { ARGO, documentsOf, exportCluster, exportText, startCluster, writes, type Cluster } from './restore-env.js';
 
+const hasKubectl = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const installation = () => fullInstallation({ appNamespaces: ['team-a', 'team-b'], appNamespacePatterns: ['team-*'] });
 const clusters: Cluster[] = [];
 async function cluster(objects: readonly KubeObject[]): Promise<Cluster> {
@@ -229,19 +239,32 @@ describe('restore safety', () => {
 });
 
 describe('restore --pause-sync', () => {
-  it('turns automated sync off, keeps its settings, and prints the commands that turn it back on', async () => {
+  it('removes automated sync (so it is off on every Argo CD version) and prints commands that put the original block back', async () => {
     const target = await cluster(freshInstallation());
     const result = await restore(target, '--pause-sync');
     expect(result.code).toBe(0);
     const automated = installation().filter((o) => o.kind === 'Application' && o.metadata.namespace !== 'sandbox' && (o.spec as { syncPolicy?: { automated?: unknown } }).syncPolicy?.automated);
     expect(automated.length).toBeGreaterThan(2);
+    const resumes: string[] = [];
     for (const app of automated) {
       const restored = target.server.get({ apiVersion: ARGO, kind: 'Application', namespace: app.metadata.namespace!, name: app.metadata.name })!;
-      const policy = (restored.spec as { syncPolicy: { automated: Record<string, unknown> } }).syncPolicy.automated;
-      expect(policy).toEqual({ ...(app.spec as { syncPolicy: { automated: object } }).syncPolicy.automated, enabled: false });
-      expect(result.stdout).toContain(`  kubectl --kubeconfig ${target.kubeconfig} -n ${app.metadata.namespace} patch applications.argoproj.io ${app.metadata.name} --type merge -p '{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}'`);
+      // Not `enabled: false`: CRDs before Argo CD 3.1 prune that field and automated sync would stay on.
+      expect((restored.spec as { syncPolicy?: Record<string, unknown> }).syncPolicy ?? {}).not.toHaveProperty('automated');
+      const original = (app.spec as { syncPolicy: { automated: object } }).syncPolicy.automated;
+      const prefix = `  kubectl --kubeconfig ${target.kubeconfig} -n ${app.metadata.namespace} patch applications.argoproj.io ${app.metadata.name} --type merge -p '`;
+      const resume = result.stdout.split('\n').find((line) => line.startsWith(prefix));
+      expect(resume, app.metadata.name).toBeDefined();
+      expect(JSON.parse(resume!.slice(prefix.length, -1))).toEqual({ spec: { syncPolicy: { automated: original } } });
+      resumes.push(resume!);
     }
     expect(result.stdout).toMatch(/paused automated sync of \d+ Application\(s\)\/ApplicationSet\(s\); when ready, turn it back on with:/);
+    if (hasKubectl) {
+      // Running one printed command puts that Application's block back exactly as the backup had it.
+      await promisify(execFile)('sh', ['-c', resumes[0]!]);
+      const app = automated[0]!;
+      const resumed = target.server.get({ apiVersion: ARGO, kind: 'Application', namespace: app.metadata.namespace!, name: app.metadata.name })!;
+      expect((resumed.spec as { syncPolicy: { automated: object } }).syncPolicy.automated).toEqual((app.spec as { syncPolicy: { automated: object } }).syncPolicy.automated);
+    }
   });
 
   it('pauses automated sync in ApplicationSet templates too, since the controller would regenerate paused Applications', async () => {
@@ -262,10 +285,10 @@ describe('restore --pause-sync', () => {
     const result = await applyExport(kubeconfigAccess(target.kubeconfig), [appSet], { namespace: 'argocd', pauseSync: true, secretsIncluded: true, kubectlArgs: ['--context', 'dr cluster'] });
     expect(result.paused).toEqual([{
       kind: 'ApplicationSet', namespace: 'argocd', name: 'fleet',
-      resume: `kubectl --context 'dr cluster' -n argocd patch applicationsets.argoproj.io fleet --type merge -p '{"spec":{"template":{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}}}'`,
+      resume: `kubectl --context 'dr cluster' -n argocd patch applicationsets.argoproj.io fleet --type merge -p '{"spec":{"template":{"spec":{"syncPolicy":{"automated":{"prune":true}}}}}}'`,
     }]);
     const stored = target.server.get({ apiVersion: ARGO, kind: 'ApplicationSet', namespace: 'argocd', name: 'fleet' })!;
-    expect((stored.spec as { template: { spec: { syncPolicy: unknown } } }).template.spec.syncPolicy).toEqual({ automated: { prune: true, enabled: false } });
+    expect((stored.spec as { template: { spec: { syncPolicy: unknown } } }).template.spec.syncPolicy).toEqual({});
     const check = crdValidators().get('ApplicationSet')!;
     expect(check({ ...stored, metadata: { name: 'fleet', namespace: 'argocd' } } as unknown) ? [] : check.errors).toEqual([]);
   });
