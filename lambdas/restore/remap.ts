@@ -1,4 +1,5 @@
 import type { KubeObject } from '../argocd/clean.js';
+import { normalizeRepoUrl, sshUser } from '../argocd/repo-url.js';
 import { redactUserInfo } from '../git/repo-url.js';
 
 /** One `--map-repo OLD=NEW` or `--map-cluster OLD=NEW`. */
@@ -36,12 +37,19 @@ const SECRET_TYPE = 'argocd.argoproj.io/secret-type';
  */
 export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly Mapping[], clusterMaps: readonly Mapping[], argoNamespace = 'argocd'): { objects: KubeObject[]; changes: RemapChange[]; unused: string[] } {
   const changes: RemapChange[] = [];
+  // The most specific mapping wins (a repository's own over its organisation's), whatever the order given.
+  const longestFirst = (maps: readonly Mapping[]) => [...maps].sort((a, b) => b.from.length - a.from.length);
   const used = new Set<Mapping>();
   const repo = (value: string, where: string, field: string): string => rewrite(value, repoMaps, mapRepoUrl, where, field);
   const cluster = (value: string, where: string, field: string): string => rewrite(value, clusterMaps, mapServer, where, field);
 
   function rewrite(value: string, maps: readonly Mapping[], map: (value: string, mapping: Mapping) => string | undefined, where: string, field: string): string {
-    for (const mapping of maps) {
+    // An AppProject denies with a leading '!': the URL after it is mapped, the denial kept.
+    if (value.startsWith('!')) {
+      const mapped = rewrite(value.slice(1), maps, map, where, field);
+      return mapped === value.slice(1) ? value : `!${mapped}`;
+    }
+    for (const mapping of longestFirst(maps)) {
       const mapped = map(value, mapping);
       if (mapped === undefined) continue;
       used.add(mapping);
@@ -69,10 +77,12 @@ export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly 
         });
         break;
       case 'AppProject': {
-        const spec = (object.spec ?? {}) as { sourceRepos?: unknown[]; destinations?: { server?: unknown }[] };
-        spec.sourceRepos = spec.sourceRepos?.map((value, i) => (typeof value === 'string' ? repo(value, where, `spec.sourceRepos[${i}]`) : value));
-        for (const [i, destination] of (spec.destinations ?? []).entries()) {
-          if (typeof destination.server === 'string') destination.server = cluster(destination.server, where, `spec.destinations[${i}].server`);
+        const spec = (object.spec ?? {}) as { sourceRepos?: unknown[]; destinations?: { server?: unknown }[]; destinationServiceAccounts?: { server?: unknown }[] };
+        if (spec.sourceRepos) spec.sourceRepos = spec.sourceRepos.map((value, i) => (typeof value === 'string' ? repo(value, where, `spec.sourceRepos[${i}]`) : value));
+        for (const list of ['destinations', 'destinationServiceAccounts'] as const) {
+          for (const [i, destination] of (spec[list] ?? []).entries()) {
+            if (typeof destination.server === 'string') destination.server = cluster(destination.server, where, `spec.${list}[${i}].server`);
+          }
         }
         break;
       }
@@ -99,16 +109,26 @@ export function remapObjects(objects: readonly KubeObject[], repoMaps: readonly 
 }
 
 /**
- * A repository URL under a mapping: the URL itself (with or without ".git"), or one below it
- * at a path boundary, so `https://github.com/org=https://git.example.com/org` moves every repo
- * of the organisation (and repo-creds for the prefix).
+ * A repository URL under a mapping, compared as Argo CD compares them (its normalised form: case,
+ * ".git", scp-style and ssh:// spellings): the URL itself, or one below it at a path boundary, so
+ * `https://github.com/org=https://git.example.com/org` moves every repo of the organisation (and
+ * repo-creds and sourceRepos globs for the prefix). What lies below the prefix is kept as written.
  */
 export function mapRepoUrl(url: string, mapping: Mapping): string | undefined {
-  const bare = (text: string) => text.replace(/\/+$/, '').replace(/\.git$/, '');
-  const from = mapping.from.replace(/\/+$/, '');
-  if (url === mapping.from || bare(url) === bare(mapping.from)) return mapping.to;
-  if (url.startsWith(from) && (url[from.length] === '/' || from.endsWith(':'))) return mapping.to.replace(/\/+$/, '') + url.slice(from.length);
-  return undefined;
+  const comparable = (text: string) => (normalizeRepoUrl(text) || text.trim().toLowerCase()).replace(/\/+$/, '');
+  const value = comparable(url);
+  const from = comparable(mapping.from);
+  if (value === from) return mapping.to;
+  if (!value.startsWith(`${from}/`)) return undefined;
+  // The segments below the prefix, taken from the URL as written (its case, a glob's '*', its ".git").
+  const below = value.slice(from.length + 1).split('/').length;
+  let written = url.trim().replace(/\/+$/, '');
+  const suffix = /\.git$/i.test(written) ? written.slice(-4) : '';
+  written = written.slice(0, written.length - suffix.length);
+  if (sshUser(written) !== undefined && !written.startsWith('ssh://')) written = written.replace(':', '/');
+  const tail = written.split('/').slice(-below).join('/');
+  const to = mapping.to.replace(/\/+$/, '');
+  return `${to}${to.endsWith(':') ? '' : '/'}${tail}${suffix}`;
 }
 
 /** A cluster's API server URL, compared without a trailing '/'. */
