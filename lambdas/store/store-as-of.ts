@@ -17,8 +17,9 @@ export function storeAsOf(store: Store, at: Date): Store {
   const get = async (key: string): Promise<Readable | undefined> => {
     const version = await chosen(key);
     if (!version) return undefined;
-    // The current version is read the ordinary way (no version lookup, and S3 needs no GetObject version permission).
-    return version.latest ? store.get(key) : store.getVersion(key, version.versionId);
+    // Always by version id, the current one too (both backends answer the current object for its id): a plain
+    // get() could read a newer object written since the listing, which head() and the version chosen do not describe.
+    return store.getVersion(key, version.versionId);
   };
   return {
     location: `${store.location} as of ${at.toISOString()}`,
