@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { redactUserInfo } from '../lambdas/git/repo-url.js';
 import type { RestoreReport } from '../lambdas/restore/restore.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import { DEFAULT_STORE } from './mirror-command.js';
@@ -98,12 +99,13 @@ async function runRestore(options: RestoreCommandOptions): Promise<number> {
       confirmPrune: async (objects) => options.yes === true || confirm(`--prune will delete ${objects.length} object(s) absent from the backup:\n${objects.map((o) => `  ${o}`).join('\n')}\nDelete them? [y/N] `),
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // A refusal may quote a repository URL from the backup, with its token.
+    const message = redactUserInfo(error instanceof Error ? error.message : String(error));
     if (options.json) process.stdout.write(`${JSON.stringify({ status: 'refused', error: message }, null, 2)}\n`);
     else process.stderr.write(`argocd-dr: restore refused: ${message}\n`);
     return 1;
   }
-  for (const warning of report.warnings) process.stderr.write(`argocd-dr: warning: ${warning}\n`);
+  for (const warning of report.warnings) process.stderr.write(`argocd-dr: warning: ${redactUserInfo(warning)}\n`);
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report, store.location));
   return report.status === 'failed' ? 1 : 0;

@@ -5,6 +5,7 @@ import { exportArgoCd } from '../argocd/export.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { explainKubeError } from '../argocd/kube-errors.js';
 import { namespaceMatcher } from '../argocd/namespaces.js';
+import { redactUserInfo } from '../git/repo-url.js';
 import { redactSecrets } from '../shared/redact.js';
 import { canonicalYaml, objectDiff } from './object-diff.js';
 
@@ -120,7 +121,8 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
     if (!current && !missingNamespaces.includes(namespace) && !listed(object.kind!, namespace)) current = await readLive(objects, object, argoNamespace, access);
     const action: Action = !current ? 'create' : canonicalYaml(current) === canonicalYaml(object) ? 'unchanged' : 'update';
     const outcome: ObjectOutcome = { kind: object.kind!, namespace: object.metadata?.namespace ?? argoNamespace, name: object.metadata!.name!, action };
-    if (options.dryRun && action !== 'unchanged') outcome.diff = objectDiff(label, current, object);
+    // A repoURL may carry a token (`https://user:token@host/…`): the diff shows URLs without user info.
+    if (options.dryRun && action !== 'unchanged') outcome.diff = redactUserInfo(objectDiff(label, current, object));
     planned.push({ object, outcome });
   }
 
@@ -131,7 +133,7 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
   if (options.dryRun) {
     for (const outcome of pruned) {
       const object = toPrune[pruned.indexOf(outcome)]!;
-      outcome.diff = objectDiff(labelOf(object, argoNamespace), json(object), undefined);
+      outcome.diff = redactUserInfo(objectDiff(labelOf(object, argoNamespace), json(object), undefined));
     }
     return { dryRun: true, objects: planned.map((p) => p.outcome), namespacesCreated: missingNamespaces, notAttempted: [], paused, pruned };
   }
@@ -141,7 +143,8 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
 
   const result: RestoreResult = { dryRun: false, objects: [], namespacesCreated: [], notAttempted: [], paused, pruned: [] };
   const fail = (label: string, error: string, rest: string[]): RestoreResult => {
-    result.failed = { object: label, error: redactSecrets(error, secretValues) };
+    // The API server quotes invalid values, a repoURL with its token among them.
+    result.failed = { object: label, error: redactUserInfo(redactSecrets(error, secretValues)) };
     result.notAttempted = rest;
     return result;
   };
@@ -325,7 +328,8 @@ function parseStatus(body: unknown): { message?: string } {
   }
 }
 
-// Fields of Argo CD's Secrets that name things rather than grant access: they may show in messages.
+// Fields of Argo CD's Secrets that name things rather than grant access: they may show in messages (a url or proxy
+// without user info).
 const PUBLIC_SECRET_FIELDS = new Set(['type', 'url', 'name', 'project', 'username', 'server', 'namespaces', 'enableOCI', 'githubAppID', 'githubAppInstallationID', 'insecure', 'enableLfs', 'proxy', 'noProxy', 'tls.crt', 'admin.passwordMtime']);
 
 /** The confidential values of a Secret (decoded, as stored, and the strings inside JSON ones): kept out of every message. */
@@ -333,8 +337,17 @@ function secretStrings(secret: KubeObject): string[] {
   const values: string[] = [];
   for (const [field, encoded] of [['data', true], ['stringData', false]] as const) {
     for (const [key, value] of Object.entries((secret[field] ?? {}) as Record<string, string>)) {
-      if (PUBLIC_SECRET_FIELDS.has(key)) continue;
       const plain = encoded ? Buffer.from(value, 'base64').toString('utf8') : value;
+      if (PUBLIC_SECRET_FIELDS.has(key)) {
+        // A url or proxy may carry credentials (`https://user:token@host`): those are not public.
+        const userInfo = /^[a-z][a-z0-9+.-]*:\/\/([^/\s]*)@/i.exec(plain)?.[1];
+        if ((key === 'url' || key === 'proxy') && userInfo) {
+          const password = userInfo.split(':').slice(1).join(':');
+          // Not the plain URL: messages may show it once redactUserInfo has taken the user info out.
+          values.push(value, userInfo, password, safeDecode(password));
+        }
+        continue;
+      }
       values.push(value, plain);
       try {
         // A cluster's config is JSON around a bearer token or keys.
@@ -348,6 +361,14 @@ function secretStrings(secret: KubeObject): string[] {
     }
   }
   return values.filter((value) => value.length >= 6);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function json(object: unknown): KubeObject {

@@ -293,3 +293,52 @@ describe('restore --pause-sync', () => {
     expect(check({ ...stored, metadata: { name: 'fleet', namespace: 'argocd' } } as unknown) ? [] : check.errors).toEqual([]);
   });
 });
+
+describe('restore keeps credentials in URLs out of its output', () => {
+  const TOKEN = 'PLANTED-url-token-8c1f';
+  const url = `https://ci-bot:${TOKEN}@git.example.com/acme/private.git`;
+  let urlStore: string;
+
+  beforeAll(async () => {
+    const app: KubeObject = {
+      apiVersion: ARGO, kind: 'Application', metadata: { name: 'private', namespace: 'argocd' },
+      spec: { project: 'default', source: { repoURL: url, path: '.', targetRevision: 'HEAD' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'private' } },
+    };
+    const repoSecret: KubeObject = {
+      apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+      metadata: { name: 'private-repo', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+      data: { type: Buffer.from('git').toString('base64'), url: Buffer.from(url).toString('base64') },
+    };
+    const withUrls = await cluster([...installation(), app, repoSecret]);
+    urlStore = await tempDir('restore-url-store');
+    const exported = await argocdDr(['export', '--kubeconfig', withUrls.kubeconfig, '--store', urlStore, '--cluster-name', 'prod', '--json']);
+    expect(exported.code).toBe(0);
+  }, 60_000);
+
+  it('dry-run diffs (text and --json) show repoURLs without user info', async () => {
+    const target = await cluster(freshInstallation());
+    for (const json of [[], ['--json']]) {
+      const result = await argocdDr(['restore', '--store', urlStore, '--kubeconfig', target.kubeconfig, '--dry-run', ...json]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('repoURL: https://git.example.com/acme/private.git');
+      expect(output(result)).not.toContain(TOKEN);
+      expect(leakedSecrets(output(result))).toEqual([]);
+    }
+  });
+
+  it('a failed write quoting the URL (as a 422 does), or the token of a repository Secret url, is redacted', async () => {
+    const target = await cluster(freshInstallation());
+    target.server.setFault('secrets', { kind: 'status', code: 422, message: `Secret "private-repo" is invalid: data.url: Invalid value: "${url}", token ${TOKEN}`, verbs: ['patch'] });
+    const secretFailed = await argocdDr(['restore', '--store', urlStore, '--kubeconfig', target.kubeconfig]);
+    expect(secretFailed.code).toBe(1);
+    expect(secretFailed.stdout).toContain('FAILED at Secret ');
+    expect(output(secretFailed)).not.toContain(TOKEN);
+
+    target.server.setFault('secrets', undefined);
+    target.server.setFault('applications', { kind: 'status', code: 422, message: `Application.argoproj.io "private" is invalid: spec.source.repoURL: Invalid value: "${url}"`, verbs: ['patch'] });
+    const appFailed = await argocdDr(['restore', '--store', urlStore, '--kubeconfig', target.kubeconfig, '--json']);
+    expect(appFailed.code).toBe(1);
+    expect(appFailed.stdout).toContain('https://git.example.com/acme/private.git');
+    expect(output(appFailed)).not.toContain(TOKEN);
+  });
+});
