@@ -2,7 +2,7 @@ import { exportKeys, parseManifest } from '../argocd/export-store.js';
 import { getJson } from '../backup/run-store.js';
 import type { RunReport } from '../backup/steps.js';
 import { readText, type ObjectVersion, type Store } from '../store/store.js';
-import { listClusters } from './point-in-time.js';
+import { listClusters, resolveCluster } from './point-in-time.js';
 
 /** One restorable point: a version of a cluster's manifest.json. */
 export interface RestorePoint {
@@ -41,7 +41,8 @@ export interface BackupHistory {
 
 /** What can be restored: every version of each cluster's export, newest first, and every backup run. */
 export async function backupHistory(store: Store, cluster?: string): Promise<BackupHistory> {
-  const clusters = cluster === undefined ? await listClusters(store) : [cluster];
+  // A cluster not in the store is an error naming those that are, not an empty history.
+  const clusters = cluster === undefined ? await listClusters(store) : [await resolveCluster(store, cluster)];
   const histories: ClusterHistory[] = [];
   for (const name of clusters) {
     const key = exportKeys(name).manifest;

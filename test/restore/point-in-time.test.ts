@@ -79,6 +79,11 @@ describe('point in time', () => {
     expect(text.stdout).toMatch(/^cluster prod \(.*\):\n {2}STORED +EXPORTED +ARGO CD +APPS +APPSETS +PROJECTS +SECRETS +SHA256/);
     expect(text.stdout).toContain('latest');
     expect(text.stdout).toMatch(/runs:\n {2}RUN +KIND +RESULT +FINISHED +CLUSTERS\n {2}run-1 +backup +Succeeded/);
+
+    // A misspelt cluster is an error naming those the store has, not an empty history.
+    const unknown = await argocdDr(['history', '--store', store, '--cluster', 'prdo']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`has no export of cluster "prdo"; it has: prod`);
   });
 
   it('--at between the backups restores the first state; no --at the second; --run the run\'s', async () => {
@@ -100,6 +105,9 @@ describe('point in time', () => {
     const bad = await restoredExport(['--at', 'yesterday']);
     expect(bad.code).toBe(2);
     expect(bad.output).toContain('--at "yesterday" is not an ISO 8601 time');
+    const local = await restoredExport(['--at', '2026-03-01T12:00:00']);
+    expect(local.code).toBe(2);
+    expect(local.output).toContain('--at "2026-03-01T12:00:00" has no time zone: add Z for UTC');
   });
 
   it('an earlier export version that was damaged is refused, naming the version', async () => {
