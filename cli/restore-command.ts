@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
 import { redactUserInfo } from '../lambdas/git/repo-url.js';
 import type { RestoreReport } from '../lambdas/restore/restore.js';
 import { openStore } from '../lambdas/store/open-store.js';
@@ -83,7 +85,7 @@ async function runRestore(options: RestoreCommandOptions): Promise<number> {
     throw error;
   }
   const { restoreFromStore } = await import('../lambdas/restore/restore.js');
-  const kubectlArgs = [...(options.kubeconfig ? ['--kubeconfig', options.kubeconfig] : []), ...(options.context ? ['--context', options.context] : [])];
+  const kubectlArgs = await resumeTarget(options.kubeconfig, access);
   let report: RestoreReport;
   try {
     report = await restoreFromStore(store, access, {
@@ -109,6 +111,20 @@ async function runRestore(options: RestoreCommandOptions): Promise<number> {
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report, store.location));
   return report.status === 'failed' ? 1 : 0;
+}
+
+/**
+ * kubectl arguments naming the cluster restored into, for the printed resume commands: the context the
+ * kubeconfig resolved to and the kubeconfig file, so running them later (with another current context or
+ * $KUBECONFIG) cannot patch another cluster. A $KUBECONFIG of several files cannot be one --kubeconfig: the
+ * context alone names the cluster then.
+ */
+async function resumeTarget(kubeconfig: string | undefined, access: KubeAccess): Promise<string[]> {
+  const context = (await access.kubeConfig()).getCurrentContext();
+  const { homedir } = await import('node:os');
+  const file = kubeconfig ?? (process.env.KUBECONFIG ? process.env.KUBECONFIG : path.join(homedir(), '.kube', 'config'));
+  const single = !file.includes(path.delimiter);
+  return [...(single ? ['--kubeconfig', path.resolve(file)] : []), ...(context ? ['--context', context] : [])];
 }
 
 const DONE = { create: 'created', update: 'updated', unchanged: 'unchanged', delete: 'deleted' } as const;

@@ -251,7 +251,7 @@ describe('restore --pause-sync', () => {
       // Not `enabled: false`: CRDs before Argo CD 3.1 prune that field and automated sync would stay on.
       expect((restored.spec as { syncPolicy?: Record<string, unknown> }).syncPolicy ?? {}).not.toHaveProperty('automated');
       const original = (app.spec as { syncPolicy: { automated: object } }).syncPolicy.automated;
-      const prefix = `  kubectl --kubeconfig ${target.kubeconfig} -n ${app.metadata.namespace} patch applications.argoproj.io ${app.metadata.name} --type merge -p '`;
+      const prefix = `  kubectl --kubeconfig ${target.kubeconfig} --context test-cluster -n ${app.metadata.namespace} patch applications.argoproj.io ${app.metadata.name} --type merge -p '`;
       const resume = result.stdout.split('\n').find((line) => line.startsWith(prefix));
       expect(resume, app.metadata.name).toBeDefined();
       expect(JSON.parse(resume!.slice(prefix.length, -1))).toEqual({ spec: { syncPolicy: { automated: original } } });
@@ -265,6 +265,15 @@ describe('restore --pause-sync', () => {
       const resumed = target.server.get({ apiVersion: ARGO, kind: 'Application', namespace: app.metadata.namespace!, name: app.metadata.name })!;
       expect((resumed.spec as { syncPolicy: { automated: object } }).syncPolicy.automated).toEqual((app.spec as { syncPolicy: { automated: object } }).syncPolicy.automated);
     }
+  });
+
+  it('resume commands name the kubeconfig from $KUBECONFIG and the context it resolved to, so they cannot patch another cluster later', async () => {
+    const target = await cluster(freshInstallation());
+    const result = await argocdDr(['restore', '--store', store, '--pause-sync'], { KUBECONFIG: target.kubeconfig });
+    expect(result.code).toBe(0);
+    const resumes = result.stdout.split('\n').filter((line) => line.startsWith('  kubectl '));
+    expect(resumes.length).toBeGreaterThan(2);
+    for (const line of resumes) expect(line).toMatch(new RegExp(`^  kubectl --kubeconfig ${target.kubeconfig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --context test-cluster -n `));
   });
 
   it('pauses automated sync in ApplicationSet templates too, since the controller would regenerate paused Applications', async () => {
