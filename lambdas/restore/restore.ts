@@ -1,4 +1,6 @@
 import type { KubeAccess } from '../argocd/kube-access.js';
+import { getJson, runKeys } from '../backup/run-store.js';
+import type { RunReport } from '../backup/steps.js';
 import type { Store } from '../store/store.js';
 import { applyExport, RestoreRefusedError, type ApplyOptions, type RestoreResult } from './apply.js';
 import { resolveCluster, selectBackup, type PointInTime } from './point-in-time.js';
@@ -44,6 +46,16 @@ export async function restoreFromStore(store: Store, access: KubeAccess, request
   // Not a refusal: restore-git prints a mapping for every repository in the store (extra repos, other
   // clusters' repos), and the runbook passes them all. A typo shows here, and in --dry-run first.
   if (remapped.unused.length > 0) warnings.push(`${remapped.unused.join(', ')} matched nothing in the backup of ${cluster} (expected for repositories this cluster does not use; otherwise check the URL as the Applications spell it)`);
+  const runId = request.when?.runId;
+  if (runId !== undefined) {
+    // The run's time picks the newest stored export before it: when this run did not write one, that is an older run's.
+    const run = await getJson<RunReport>(store, runKeys.report(runId));
+    const exported = run?.clusters?.find((entry) => entry.cluster === cluster);
+    if (!exported || exported.status === 'failed') {
+      warnings.push(`run ${runId} ${exported ? 'failed to export' : 'did not export'} cluster ${cluster}: restoring instead the earlier backup exported ${manifest.exportedAt}`
+        + `${backup.manifestVersion ? ` (stored ${backup.manifestVersion.modified.toISOString()})` : ''}; argocd-dr history lists the backups`);
+    }
+  }
   if (!manifest.complete) warnings.push(`the backup is partial; missing: ${manifest.gaps.map((gap) => gap.resource).join(', ')}`);
   if (!manifest.secretsIncluded) warnings.push('the backup has no Secrets (exported with --exclude-secrets): add repository credentials and clusters by hand, Secrets are never pruned');
   const result = await applyExport(access, remapped.objects, { ...request, secretsIncluded: manifest.secretsIncluded });

@@ -46,6 +46,13 @@ beforeAll(async () => {
     schema: 1, kind: 'backup', runId: 'run-1', result: 'Succeeded', finishedAt: between, clusters: [{ cluster: 'prod', status: 'written' }], repos: [], verification: [],
     totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: 0, bundlesFailedVerification: 0, bytesMirrored: 0 },
   }));
+  // Runs that finished after the second export without writing one of prod: one failed it, one did not export it.
+  for (const [runId, clusters, later] of [['run-2', [{ cluster: 'prod', status: 'failed' }], 1000], ['run-3', [{ cluster: 'staging', status: 'written' }], 2000]] as const) {
+    await writeFile(path.join(store, 'runs', `${runId}.json`), JSON.stringify({
+      schema: 1, kind: 'backup', runId, result: 'Failed', finishedAt: new Date(Date.now() + later).toISOString(), clusters, repos: [], verification: [],
+      totals: { reposMirrored: 0, reposUnchanged: 0, reposFailed: 0, bundlesVerified: 0, bundlesFailedVerification: 0, bytesMirrored: 0 },
+    }));
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -73,12 +80,12 @@ describe('point in time', () => {
     expect(points.map((p) => p.latest)).toEqual([true, false]);
     expect(points[0]!.writtenAt > between && points[1]!.writtenAt < between).toBe(true);
     expect(points[1]!.counts.Application! - points[0]!.counts.Application!).toBe(1);
-    expect(history.runs).toMatchObject([{ runId: 'run-1', result: 'Succeeded' }]);
+    expect(history.runs).toMatchObject([{ runId: 'run-3' }, { runId: 'run-2' }, { runId: 'run-1', result: 'Succeeded' }]);
 
     const text = await argocdDr(['history', '--store', store]);
     expect(text.stdout).toMatch(/^cluster prod \(.*\):\n {2}STORED +EXPORTED +ARGO CD +APPS +APPSETS +PROJECTS +SECRETS +SHA256/);
     expect(text.stdout).toContain('latest');
-    expect(text.stdout).toMatch(/runs:\n {2}RUN +KIND +RESULT +FINISHED +CLUSTERS\n {2}run-1 +backup +Succeeded/);
+    expect(text.stdout).toMatch(/runs:\n {2}RUN +KIND +RESULT +FINISHED +CLUSTERS\n {2}run-3 .*\n {2}run-2 .*\n {2}run-1 +backup +Succeeded/);
 
     // A misspelt cluster is an error naming those the store has, not an empty history.
     const unknown = await argocdDr(['history', '--store', store, '--cluster', 'prdo']);
@@ -93,6 +100,17 @@ describe('point in time', () => {
     expect((await restoredExport([])).text).toBe(second);
     expect((await restoredExport(['--run', 'run-1'])).text).toBe(first);
     expect(leakedSecrets(atFirst.output)).toEqual([]);
+  });
+
+  it('--run of a run that failed to export the cluster, or did not export it, warns which earlier backup is restored instead', async () => {
+    for (const [runId, said] of [['run-2', 'failed to export'], ['run-3', 'did not export']]) {
+      const restored = await restoredExport(['--run', runId!]);
+      expect(restored.code).toBe(0);
+      expect(restored.text).toBe(second);
+      expect(restored.output).toMatch(new RegExp(`argocd-dr: warning: run ${runId} ${said} cluster prod: restoring instead the earlier backup exported \\S+ \\(stored \\S+\\)`));
+    }
+    // A run that exported the cluster restores without that warning.
+    expect((await restoredExport(['--run', 'run-1'])).output).not.toContain('warning: run');
   });
 
   it('a time before every backup, an unknown run and a bad time are refused', async () => {
