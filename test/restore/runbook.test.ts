@@ -55,6 +55,8 @@ beforeAll(async () => {
   const env = {
     ...process.env, PATH: `${bin}:${process.env.PATH}`, HOME: work, STORE: store, CLUSTER: 'prod', NEW_KUBECONFIG: target.kubeconfig,
     GIT_TO: `${newGit.url}/{path}.git`, ARGOCD_DR_GIT_USERNAME: NEW_HOST.username, ARGOCD_DR_GIT_TOKEN: NEW_HOST.password,
+    // An explicit point in time (the backup just taken), as step 2 lets the operator choose: every restore and restore-git honours it.
+    POINT_IN_TIME: `--at ${new Date().toISOString()}`,
   };
   run = async (command: string) => {
     try {
@@ -92,6 +94,7 @@ describe('docs/runbook.md, its sh blocks run as written', () => {
     expect(commands[3]).toContain('--dry-run');
     expect(commands[4]).toContain('--pause-sync');
     expect(commands[6]).not.toContain('--dry-run');
+    for (const i of [1, 3, 4, 6]) expect(commands[i]).toMatch(/ \$POINT_IN_TIME( |$)/);
   });
 
   it('step 2: history lists the backup', async () => {
