@@ -374,6 +374,48 @@ describe('ssh repositories and the extra repositories secret, through the Lambda
   });
 });
 
+describe('an https repository written with a user name (https://myorg@dev.azure.com/…), through the Lambda handlers', () => {
+  const PAT = 'PLANTED-azure-devops-pat-5e91c0';
+  let server: GitHttpServer;
+  let userUrl: string;
+  const objects: KubeObject[] = [];
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    env = { ...process.env };
+    process.env.EXTRA_REPOS = '[]';
+    const root = await tempDir('handler-user-origins');
+    await createRichRepo(root, 'myorg/proj/_git/repo');
+    server = await startGitHttpServer({ root, auth: { username: 'myorg', password: PAT } });
+    userUrl = `${server.url.replace('://', '://myorg@')}/myorg/proj/_git/repo`;
+    const metadata = (name: string, labels: Record<string, string> = {}) => ({ name, namespace: 'argocd', labels });
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    objects.push(
+      // Argo CD matches this Secret to the Application's repoURL as written: its normalisation keeps the user.
+      { apiVersion: 'v1', kind: 'Secret', metadata: metadata('azure-repo', { 'argocd.argoproj.io/secret-type': 'repository' }), data: { url: b64(userUrl), username: b64('myorg'), password: b64(PAT) } },
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: metadata('azure-app'), spec: { project: 'default', source: { repoURL: userUrl, path: 'apps/guestbook', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'azure-app' } } },
+    );
+    kube.putAll(objects);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const object of objects) kube.remove({ apiVersion: object.apiVersion, kind: object.kind, namespace: 'argocd', name: object.metadata.name });
+    process.env = { ...env };
+    await server?.close();
+  });
+
+  it('mirrors it with the repository Secret written for the user@ URL, and writes the user@ spelling nowhere', async () => {
+    const { report, plan, logs } = await runBackup('user-run-1');
+    const plainUrl = `${server.url}/myorg/proj/_git/repo`;
+    expect(report.repos.find((repo) => repo.url === plainUrl)).toMatchObject({ status: 'mirrored', verified: true, credentialsFrom: 'azure-repo' });
+    expect(report.readiness?.applications.find((app) => app.application === 'argocd/azure-app')).toMatchObject({ verdict: 'ready' });
+    const items = (await work().getText(plan.itemsKey))!;
+    const runFiles: string[] = [];
+    for await (const name of vault().list('runs/')) runFiles.push((await vault().getText(name)) ?? '');
+    for (const text of [logs, items, JSON.stringify(report), ...runFiles]) expect(text).not.toContain(PAT);
+  });
+});
+
 describe('the same run with the vault and the work bucket in S3 (s3rver)', () => {
   let s3: S3rver;
   beforeAll(async () => {
