@@ -120,8 +120,9 @@ function hasCredentials(secret: RepoSecretFields): boolean {
 /**
  * What the mirror's transports take of them: every field they understand, under the same name, with Argo CD's
  * string flags (`"true"`) as booleans. Basic auth is sent when either username or password is set, as Argo CD's
- * HTTPS client does (an empty username included). `insecure` and `insecureIgnoreHostKey` count only in a
- * repository Secret: Argo CD never copies them from a template. Undefined when there is nothing to send.
+ * HTTPS client does (an empty username included). `insecure` and `insecureIgnoreHostKey` are one flag, set by
+ * either, and count only in a repository Secret: Argo CD never copies them from a template (a host key marked
+ * @revoked is refused all the same). Undefined when there is nothing to send.
  */
 export function toGitCredentials(credentials: RepoCredentials | undefined): GitCredentials | undefined {
   if (!credentials) return undefined;
@@ -130,8 +131,10 @@ export function toGitCredentials(credentials: RepoCredentials | undefined): GitC
   for (const field of ['bearerToken', 'sshPrivateKey', 'tlsClientCertData', 'tlsClientCertKey', 'proxy', 'noProxy', 'githubAppID', 'githubAppInstallationID', 'githubAppPrivateKey', 'githubAppEnterpriseBaseUrl'] as const) {
     if (credentials[field]) git[field] = credentials[field];
   }
-  if (credentials.secretType === 'repository' && parseBool(credentials.insecure)) git.insecure = true;
-  if (credentials.secretType === 'repository' && parseBool(credentials.insecureIgnoreHostKey)) git.insecureIgnoreHostKey = true;
+  // One flag to Argo CD (Repository.IsInsecure: InsecureIgnoreHostKey || Insecure, given to SSH and HTTPS alike).
+  if (credentials.secretType === 'repository' && (parseBool(credentials.insecure) || parseBool(credentials.insecureIgnoreHostKey))) {
+    Object.assign(git, { insecure: true, insecureIgnoreHostKey: true });
+  }
   return Object.keys(git).length > 0 ? git : undefined;
 }
 

@@ -99,11 +99,11 @@ describe('toGitCredentials', () => {
       insecure: 'true', proxy: 'http://proxy:3128', noProxy: '.internal', githubAppID: '42', githubAppInstallationID: '7',
       githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3', enableLfs: 'true',
     }))).toEqual({
-      bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY', insecure: true, proxy: 'http://proxy:3128', noProxy: '.internal',
+      bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY', insecure: true, insecureIgnoreHostKey: true, proxy: 'http://proxy:3128', noProxy: '.internal',
       githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3',
     });
     expect(toGitCredentials(one({ url: 'git@gitlab.com:group', sshPrivateKey: 'SSH' }, 'repo-creds'))).toEqual({ sshPrivateKey: 'SSH' });
-    expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: 'True' }))).toEqual({ sshPrivateKey: 'K', insecureIgnoreHostKey: true });
+    expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: 'True' }))).toEqual({ sshPrivateKey: 'K', insecure: true, insecureIgnoreHostKey: true });
   });
 
   it('sends Basic auth when only one of username and password is set, as Argo CD does', () => {
