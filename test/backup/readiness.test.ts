@@ -81,6 +81,8 @@ describe('restore readiness', () => {
       // A tag of a blob resolves to no commit.
       blobTag: [source('blob-tag', '.')],
       deployedGone: [source('main', 'apps/guestbook', { deployedRevisions: [main, 'f'.repeat(40)] })],
+      // Argo CD takes 7 to 40 hex digits for a commit id (IsTruncatedCommitSHA): 6 is no revision to it.
+      sixDigits: [source(main.slice(0, 6), 'apps')],
       helm: [{ repoURL: 'https://charts.example.com', kind: 'helm', targetRevision: '1.2.3', field: 'spec.source' }],
       oci: [{ repoURL: 'oci://registry.example.com/app', kind: 'oci', targetRevision: '1.0', field: 'spec.source' }],
       // ssh and scp-style URLs have bundles; a file:// URL cannot be mirrored.
@@ -90,6 +92,7 @@ describe('restore readiness', () => {
     expect(apps.pathAtOldTag!.sources[0]!.reasons).toEqual([`path apps/login does not exist at v0.1 (${(await rev('v0.1')).slice(0, 12)})`]);
     expect(apps.blobTag!.verdict).toBe('not-ready');
     expect(apps.deployedGone!.sources[0]!.reasons).toEqual([`deployed revision ${'f'.repeat(12)} not in the bundle`]);
+    expect(apps.sixDigits!.sources[0]!.reasons).toEqual([`targetRevision ${main.slice(0, 6)} is neither a branch, a tag nor a commit id in the bundle`]);
     expect(apps.helm!.verdict).toBe('not-covered');
     expect(apps.oci!.verdict).toBe('not-covered');
     expect(apps.fileUrl!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: ['file:///srv/git/repo.git is not a Git URL argocd-dr can mirror (https://, http://, ssh:// or git@host:org/repo.git)'] });
