@@ -190,7 +190,7 @@ type BundleState = { answers: BundleAnswers } | { problem: string };
 async function bundleState(store: Store, bundle: string, sources: SourceCheck[], verified: BundleReport | undefined): Promise<BundleState> {
   const sidecar = parseSidecar(await store.getText(`${bundle.slice(0, -'.bundle'.length)}.json`));
   if (sidecar?.status === 'empty') return { problem: 'the repository is empty: there is nothing to restore' };
-  if (!sidecar || (await store.head(bundle)) === undefined) return { problem: `no bundle of the repository in the store (${bundle})` };
+  if (!sidecar || !(await isListed(store, bundle))) return { problem: `no bundle of the repository in the store (${bundle})` };
   const kept = await getJson<BundleAnswers>(store, readinessKey(bundle));
   if (kept && kept.bundleSha256 === (sidecar.bundleSha256 ?? '') && answered(kept, sources)) return { answers: kept };
   if (verified && !verified.ok) {
@@ -198,6 +198,12 @@ async function bundleState(store: Store, bundle: string, sources: SourceCheck[],
     return { problem: `the stored bundle fails verification${first ? `: ${first.message}` : ''}` };
   }
   return { problem: 'its bundle was not verified in this run (verify left no result)' };
+}
+
+/** Whether the bundle is in the store, by listing: the report function may read sidecars, not bundles. */
+async function isListed(store: Store, key: string): Promise<boolean> {
+  for await (const listed of store.list(key)) if (listed === key) return true;
+  return false;
 }
 
 function sourcesOf(checks: readonly ApplicationCheck[], bundle: string): SourceCheck[] {

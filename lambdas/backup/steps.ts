@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { exportArgoCd } from '../argocd/export.js';
-import { storeExport } from '../argocd/export-store.js';
+import { exportKeys, parseManifest, storeExport } from '../argocd/export-store.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { secretValues, toGitCredentials } from '../argocd/repo-credentials.js';
 import { mergeConnectionContexts } from '../argocd/connection-config.js';
@@ -317,14 +317,15 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   return report;
 }
 
+/** Reads the cluster's manifest only: the report function may not read the export, which holds Argo CD's Secrets. */
 async function clusterReport(store: Store, result: ExportStepResult, applications: readonly ApplicationReadiness[]): Promise<ClusterReport> {
-  const exported = await readClusterExport(store, result.cluster).catch(() => undefined);
+  const manifest = await store.getText(exportKeys(result.cluster).manifest).then(parseManifest).catch(() => undefined);
   const own = applications.filter((app) => app.cluster === result.cluster);
   return {
     ...result,
-    ...(exported ? { argocdVersion: exported.manifest.argocdVersion } : {}),
+    ...(manifest ? { argocdVersion: manifest.argocdVersion } : {}),
     applications: own.length,
-    gitSources: exported?.manifest.sources.git.length ?? 0,
+    gitSources: manifest?.sources.git.length ?? 0,
     ready: own.filter((app) => app.verdict === 'ready').length,
     notReady: own.filter((app) => app.verdict === 'not-ready').length,
     notCovered: own.filter((app) => app.verdict === 'not-covered').length,
