@@ -6,7 +6,7 @@ import type { RunReport } from '../lambdas/backup/steps.js';
 import type { KubeAccess } from '../lambdas/argocd/kube-access.js';
 import type { ExtraRepoCredentials } from '../lambdas/git/secrets-manager-credentials.js';
 import { refPatternProblem } from '../lambdas/git/ref-advertisement.js';
-import { parseRepoUrl, RepoUrlError } from '../lambdas/git/repo-url.js';
+import { parseRepoUrl, redactUserInfo, RepoUrlError } from '../lambdas/git/repo-url.js';
 import { openStore } from '../lambdas/store/open-store.js';
 import type { Store } from '../lambdas/store/store.js';
 import { accessFrom, addClusterAccessOptions, type ClusterAccessOptions } from './cluster-access-options.js';
@@ -89,12 +89,15 @@ async function backupWithProgress(options: BackupCommandOptions, output: BackupO
     if (problem) throw new UsageError(problem);
   }
   for (const url of options.extraRepo ?? []) {
+    let repo;
     try {
-      parseRepoUrl(url);
+      repo = parseRepoUrl(url);
     } catch (error) {
       if (error instanceof RepoUrlError) throw new UsageError(`--extra-repo: ${error.message}`);
       throw error;
     }
+    // As config extraRepos: a URL's user info would travel into plan items, progress and reports.
+    if (repo.credentials) throw new UsageError(`--extra-repo: ${redactUserInfo(url)} must not contain credentials (user@ or user:token@); give them in --extra-repos-credentials or --extra-repos-secret`);
   }
   const extra = await extraCredentialsFrom(options);
   const cluster = await clusterFrom(options);

@@ -234,9 +234,12 @@ export class BackupStack extends Stack {
     acknowledgeBackupStackFindings(this, this.workBucket.node.defaultChild as CfnBucket);
   }
 
-  /** The secret's ARN; a bare name gets Secrets Manager's six-character suffix as a wildcard. */
+  /**
+   * The secret's ARN. A name, or a partial ARN (without the six characters Secrets Manager appends, as the API
+   * takes it too), gets that suffix as a wildcard; a full ARN is taken as it is.
+   */
   private extraReposSecretArn(secret: string): string {
-    if (secret.startsWith('arn:')) return secret;
+    if (secret.startsWith('arn:')) return /:secret:.+-[A-Za-z0-9]{6}$/.test(secret) ? secret : `${secret}-??????`;
     return this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secret}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
   }
 
@@ -245,7 +248,8 @@ export class BackupStack extends Stack {
     // ListBucket lets a missing key answer 404 (the store's "no earlier backup") instead of 403.
     const list = new PolicyStatement({ actions: ['s3:ListBucket'], resources: [vaultArn] });
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${props.drRegion}.amazonaws.com` } };
-    const objects = (prefixes: string[]) => prefixes.map((prefix) => `${vaultArn}/${prefix}*`);
+    // A folder ('runs/') grants everything under it; any other pattern is taken as it is ('git/*.json').
+    const objects = (patterns: string[]) => patterns.map((pattern) => `${vaultArn}/${pattern}${pattern.endsWith('/') ? '*' : ''}`);
     const read = (prefixes: string[]) => [
       new PolicyStatement({ actions: ['s3:GetObject'], resources: objects(prefixes) }),
       ...(props.vaultKeyArn ? [new PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.vaultKeyArn], conditions: viaS3 })] : []),
@@ -260,9 +264,11 @@ export class BackupStack extends Stack {
       plan: [list, ...read(['argocd/', 'git/', 'runs/']), ...write(['runs/'])],
       // mirror reads the exported repository Secrets (argocd/) for the credentials its item names.
       mirror: [list, ...read(['argocd/', 'git/']), ...write(['git/', 'runs/'])],
-      // verify and report answer the run's restore-readiness questions (runs/<id>/applications.json, runs/readiness/).
+      // verify answers the run's restore-readiness questions (runs/<id>/applications.json, runs/readiness/).
       verify: [list, ...read(['git/', 'runs/']), ...write(['runs/'])],
-      report: [list, ...read(['runs/', 'argocd/', 'git/']), ...write(['runs/'])],
+      // report judges from the kept answers: the run's results, the clusters' manifests (not their exports, which
+      // hold Argo CD's Secrets) and the repos' sidecars; it lists bundles, never reads one.
+      report: [list, ...read(['runs/', 'argocd/*/manifest.json', 'git/*.json']), ...write(['runs/'])],
     };
     for (const [purpose, statements] of Object.entries(grants) as [BackupPurpose, PolicyStatement[]][]) {
       for (const statement of statements) f[purpose].executionRole.addToPrincipalPolicy(statement);

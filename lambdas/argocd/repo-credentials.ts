@@ -119,19 +119,28 @@ function hasCredentials(secret: RepoSecretFields): boolean {
 
 /**
  * What the mirror's transports take of them: every field they understand, under the same name, with Argo CD's
- * string flags (`"true"`) as booleans. Basic auth is sent when either username or password is set, as Argo CD's
- * HTTPS client does (an empty username included). `insecure` and `insecureIgnoreHostKey` count only in a
- * repository Secret: Argo CD never copies them from a template. Undefined when there is nothing to send.
+ * string flags (`"true"`) as booleans, chosen in Argo CD's order (Repository.GetGitCreds). `insecure` and `insecureIgnoreHostKey` are one flag, set by
+ * either, and count only in a repository Secret: Argo CD never copies them from a template (a host key marked
+ * @revoked is refused all the same). Undefined when there is nothing to send.
  */
 export function toGitCredentials(credentials: RepoCredentials | undefined): GitCredentials | undefined {
   if (!credentials) return undefined;
   const git: GitCredentials = {};
-  if (credentials.username || credentials.password) Object.assign(git, { username: credentials.username ?? '', password: credentials.password ?? '' });
-  for (const field of ['bearerToken', 'sshPrivateKey', 'tlsClientCertData', 'tlsClientCertKey', 'proxy', 'noProxy', 'githubAppID', 'githubAppInstallationID', 'githubAppPrivateKey', 'githubAppEnterpriseBaseUrl'] as const) {
+  // Argo CD's Repository.GetGitCreds: HTTPS credentials when a password or bearer token is set (a user name alone
+  // sends nothing), else a GitHub App when its id, installation id and key are all set.
+  if (credentials.password) Object.assign(git, { username: credentials.username ?? '', password: credentials.password });
+  for (const field of ['bearerToken', 'sshPrivateKey', 'tlsClientCertData', 'tlsClientCertKey', 'proxy', 'noProxy'] as const) {
     if (credentials[field]) git[field] = credentials[field];
   }
-  if (credentials.secretType === 'repository' && parseBool(credentials.insecure)) git.insecure = true;
-  if (credentials.secretType === 'repository' && parseBool(credentials.insecureIgnoreHostKey)) git.insecureIgnoreHostKey = true;
+  if (!credentials.password && !credentials.bearerToken && credentials.githubAppID && credentials.githubAppInstallationID && credentials.githubAppPrivateKey) {
+    for (const field of ['githubAppID', 'githubAppInstallationID', 'githubAppPrivateKey', 'githubAppEnterpriseBaseUrl'] as const) {
+      if (credentials[field]) git[field] = credentials[field];
+    }
+  }
+  // One flag to Argo CD (Repository.IsInsecure: InsecureIgnoreHostKey || Insecure, given to SSH and HTTPS alike).
+  if (credentials.secretType === 'repository' && (parseBool(credentials.insecure) || parseBool(credentials.insecureIgnoreHostKey))) {
+    Object.assign(git, { insecure: true, insecureIgnoreHostKey: true });
+  }
   return Object.keys(git).length > 0 ? git : undefined;
 }
 

@@ -142,20 +142,23 @@ export async function verifyAndAnswer(store: Store, runId: string, bundle: strin
 }
 
 /**
- * The report step's verdict for every Application of the run. The plan sent every bundle whose kept answers did
- * not cover the run to the verify step; a bundle still not covered (its verify crashed, or the CLI's store changed
- * underneath) is opened, and so verified, here.
+ * The report step's verdict for every Application of the run, from the answers kept per bundle. The plan sent every
+ * bundle whose kept answers did not cover the run to the verify step, which answers while it has the bundle open;
+ * a bundle still not covered was not verified in this run (its verify failed, crashed or timed out). It is judged
+ * not ready rather than opened here: the report function has neither the memory nor the time to open a bundle.
+ * `verified`: this run's verify reports, to say why a bundle has no answers.
  */
-export async function assessReadiness(store: Store, runId: string, repos: readonly MirrorResult[]): Promise<ReadinessSummary> {
+export async function assessReadiness(store: Store, runId: string, repos: readonly MirrorResult[], verified: readonly BundleReport[] = []): Promise<ReadinessSummary> {
   const checks = (await getJson<ApplicationCheck[]>(store, applicationsKey(runId))) ?? [];
   const failedRepos = new Map<string, MirrorResult>();
   for (const repo of repos) {
     const key = repo.bundle ?? bundleKeyOf(repo.url);
     if (key && repo.status === 'failed') failedRepos.set(key, repo);
   }
+  const reports = new Map(verified.map((report) => [report.bundle, report]));
   const bundles = new Map<string, BundleState>();
   for (const bundle of new Set(checks.flatMap((check) => check.sources.map((source) => source.bundle)).filter((key): key is string => key !== undefined))) {
-    bundles.set(bundle, await bundleState(store, bundle, sourcesOf(checks, bundle)));
+    bundles.set(bundle, await bundleState(store, bundle, sourcesOf(checks, bundle), reports.get(bundle)));
   }
   const applications = checks.map((check): ApplicationReadiness => {
     const sources = check.sources.map((source) => judge(source, source.bundle ? bundles.get(source.bundle) : undefined, source.bundle ? failedRepos.get(source.bundle) : undefined));
@@ -184,29 +187,23 @@ export async function readinessAnswered(store: Store, bundle: string, checks: re
 
 type BundleState = { answers: BundleAnswers } | { problem: string };
 
-async function bundleState(store: Store, bundle: string, sources: SourceCheck[]): Promise<BundleState> {
+async function bundleState(store: Store, bundle: string, sources: SourceCheck[], verified: BundleReport | undefined): Promise<BundleState> {
   const sidecar = parseSidecar(await store.getText(`${bundle.slice(0, -'.bundle'.length)}.json`));
   if (sidecar?.status === 'empty') return { problem: 'the repository is empty: there is nothing to restore' };
-  if (!sidecar || (await store.head(bundle)) === undefined) return { problem: `no bundle of the repository in the store (${bundle})` };
-  const sha256 = sidecar.bundleSha256 ?? '';
+  if (!sidecar || !(await isListed(store, bundle))) return { problem: `no bundle of the repository in the store (${bundle})` };
   const kept = await getJson<BundleAnswers>(store, readinessKey(bundle));
-  if (kept && kept.bundleSha256 === sha256 && answered(kept, sources)) return { answers: kept };
-  const answers: BundleAnswers = kept?.bundleSha256 === sha256 ? kept : { bundle, bundleSha256: sha256, revisions: {}, paths: {} };
-  const result = await withBundleFile(store, bundle, async (file): Promise<BundleState> => {
-    const opened = await BundleRevisions.open(file, { label: bundle, sidecar });
-    if (!opened.revisions) {
-      const first = opened.report.errors[0];
-      return { problem: `the stored bundle fails verification${first ? `: ${first.message}` : ''}` };
-    }
-    try {
-      answer(opened.revisions, answers, sources);
-    } finally {
-      opened.revisions.close();
-    }
-    return { answers };
-  });
-  if (result && 'answers' in result) await putJson(store, readinessKey(bundle), result.answers);
-  return result ?? { problem: `no bundle of the repository in the store (${bundle})` };
+  if (kept && kept.bundleSha256 === (sidecar.bundleSha256 ?? '') && answered(kept, sources)) return { answers: kept };
+  if (verified && !verified.ok) {
+    const first = verified.errors[0];
+    return { problem: `the stored bundle fails verification${first ? `: ${first.message}` : ''}` };
+  }
+  return { problem: 'its bundle was not verified in this run (verify left no result)' };
+}
+
+/** Whether the bundle is in the store, by listing: the report function may read sidecars, not bundles. */
+async function isListed(store: Store, key: string): Promise<boolean> {
+  for await (const listed of store.list(key)) if (listed === key) return true;
+  return false;
 }
 
 function sourcesOf(checks: readonly ApplicationCheck[], bundle: string): SourceCheck[] {

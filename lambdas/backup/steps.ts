@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { exportArgoCd } from '../argocd/export.js';
-import { storeExport } from '../argocd/export-store.js';
+import { exportKeys, parseManifest, storeExport } from '../argocd/export-store.js';
 import type { KubeAccess } from '../argocd/kube-access.js';
 import { secretValues, toGitCredentials } from '../argocd/repo-credentials.js';
 import { mergeConnectionContexts } from '../argocd/connection-config.js';
@@ -183,7 +183,7 @@ async function connectionOf(store: Store, clusters: readonly string[] | undefine
 }
 
 /** Calls `load` at most once, sharing its promise (a rejection included). */
-function once<T>(load: () => Promise<T>): () => Promise<T> {
+export function once<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined;
   return () => (loaded ??= load());
 }
@@ -258,10 +258,21 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
     if (!item.readinessOnly && !reported.has(item.url)) mirrored.push({ url: item.url, status: 'failed', error: `${item.url}: the mirror step left no result (it crashed or timed out); see the mirror function's logs for run ${runId}` });
   }
   const verified = await listJson<BundleReport>(store, `runs/${runId}/verify/`);
+  // As for mirrors: a new bundle, or one the plan sent to verify for readiness, that verify never reported on was
+  // not verified (its verify crashed or timed out): a failed verification, never a success.
+  const toVerify = new Set([
+    ...mirrored.filter((repo) => repo.status === 'mirrored' && repo.bundle).map((repo) => repo.bundle!),
+    ...items.filter((item) => item.readinessOnly).map((item) => bundleKeyOf(item.url)).filter((bundle): bundle is string => bundle !== undefined),
+  ]);
+  const reportedBundles = new Set(verified.map((report) => report.bundle));
+  const verifyReports = [...verified];
+  for (const bundle of [...toVerify].sort()) {
+    if (!reportedBundles.has(bundle)) verified.push(verifyNoResult(runId, bundle));
+  }
   const verdicts = new Map(verified.map((report) => [report.bundle, report.ok]));
   const repos: RepoReport[] = [...planned, ...mirrored].sort((a, b) => a.url.localeCompare(b.url))
     .map((repo) => (repo.bundle && verdicts.has(repo.bundle) ? { ...repo, verified: verdicts.get(repo.bundle)! } : repo));
-  const readiness = planError ? undefined : await assessReadiness(store, runId, repos);
+  const readiness = planError ? undefined : await assessReadiness(store, runId, repos, verifyReports);
   const totals = {
     reposMirrored: repos.filter((repo) => repo.status === 'mirrored').length,
     reposUnchanged: repos.filter((repo) => repo.status === 'unchanged' || repo.status === 'empty').length,
@@ -306,18 +317,24 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   return report;
 }
 
+/** Reads the cluster's manifest only: the report function may not read the export, which holds Argo CD's Secrets. */
 async function clusterReport(store: Store, result: ExportStepResult, applications: readonly ApplicationReadiness[]): Promise<ClusterReport> {
-  const exported = await readClusterExport(store, result.cluster).catch(() => undefined);
+  const manifest = await store.getText(exportKeys(result.cluster).manifest).then(parseManifest).catch(() => undefined);
   const own = applications.filter((app) => app.cluster === result.cluster);
   return {
     ...result,
-    ...(exported ? { argocdVersion: exported.manifest.argocdVersion } : {}),
+    ...(manifest ? { argocdVersion: manifest.argocdVersion } : {}),
     applications: own.length,
-    gitSources: exported?.manifest.sources.git.length ?? 0,
+    gitSources: manifest?.sources.git.length ?? 0,
     ready: own.filter((app) => app.verdict === 'ready').length,
     notReady: own.filter((app) => app.verdict === 'not-ready').length,
     notCovered: own.filter((app) => app.verdict === 'not-covered').length,
   };
+}
+
+/** The verification of a bundle the run planned to verify but whose verify step wrote nothing. */
+function verifyNoResult(runId: string, bundle: string): BundleReport {
+  return { bundle, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'verifyNoResult', message: `the verify step left no result for ${bundle} (it crashed or timed out); see the verify function's logs for run ${runId}` }] };
 }
 
 /** The weekly sweep's report: verification results only; it is not a backup and says nothing about backup age. */
@@ -327,9 +344,7 @@ export async function sweepReportStep(store: Store, runId: string, itemsStore: S
   const items = (await getJson<VerifyItem[]>(itemsStore, runKeys.planItems(runId))) ?? [];
   const reported = new Set(verified.map((report) => report.bundle));
   for (const item of items) {
-    if (!reported.has(item.bundle)) {
-      verified.push({ bundle: item.bundle, ok: false, objects: 0, seconds: 0, warnings: [], errors: [{ id: 'verifyNoResult', message: `the verify step left no result for ${item.bundle} (it crashed or timed out); see the verify function's logs for run ${runId}` }] });
-    }
+    if (!reported.has(item.bundle)) verified.push(verifyNoResult(runId, item.bundle));
   }
   const failed = verified.filter((report) => !report.ok).length;
   const report: RunReport = {

@@ -23,7 +23,9 @@ export interface GitHubAppRequestOptions {
   now?: () => number;
 }
 
+/** A password wins over an app, as in Argo CD; an app with fields missing is one, so the missing fields are named. */
 export function isGitHubApp(credentials: GitCredentials): boolean {
+  if (credentials.password || credentials.bearerToken) return false;
   return credentials.githubAppPrivateKey !== undefined || credentials.githubAppID !== undefined || credentials.githubAppInstallationID !== undefined;
 }
 

@@ -61,6 +61,16 @@ export async function mirrorRepos(urls: readonly string[], options: MirrorOption
 }
 
 /**
+ * A URL's `user:password@` are credentials of their own; a user name alone (`https://myorg@dev.azure.com/…`) names
+ * who to be, and replaces nothing of the given credentials: it only fills in a user name they lack.
+ */
+function urlCredentials(repo: RepoUrl, given: GitCredentials | undefined): GitCredentials | undefined {
+  if (!repo.credentials) return given;
+  if (repo.credentials.password !== '' || !given) return repo.credentials;
+  return given.username ? given : { ...given, username: repo.credentials.username };
+}
+
+/**
  * Mirrors one repository into `git/<host>/<path>.bundle` and its sidecar. The bundle is streamed
  * from the server's pack and only replaces the previous one once the pack proved complete.
  */
@@ -76,7 +86,7 @@ export async function mirrorRepo(url: string, options: MirrorOptions): Promise<M
   };
   try {
     repo = parseRepoUrl(url);
-    credentials = repo.credentials ?? options.credentials;
+    credentials = urlCredentials(repo, options.credentials);
     const transport = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       userAgent: USER_AGENT,

@@ -40,6 +40,10 @@ const WILDCARD_REASONS: { when: (actions: string[], resource: string) => boolean
     reason: 'Object keys under one vault prefix (argocd/, git/ or runs/) the function owns; the S3 actions are named, not wildcards.',
   },
   {
+    when: (actions, resource) => actions.every((action) => action === 's3:GetObject') && /\/(argocd\/\*\/manifest\.json|git\/\*\.json)$/.test(resource),
+    reason: "The report function reads each cluster's manifest.json (never its export, which holds Argo CD's Secrets) and each repository's sidecar (never a bundle): one file name under one vault prefix, read only.",
+  },
+  {
     when: (actions, resource) => actions.every((action) => action.startsWith('s3:') && !action.includes('*')) && /WorkBucket.*\/(\*|runs\/\*|results\/\*)$/.test(resource),
     reason: "Object keys of this stack's own work bucket (run item lists and Distributed Map results, unknown until run time); the S3 actions are named.",
   },

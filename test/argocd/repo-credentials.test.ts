@@ -99,15 +99,25 @@ describe('toGitCredentials', () => {
       insecure: 'true', proxy: 'http://proxy:3128', noProxy: '.internal', githubAppID: '42', githubAppInstallationID: '7',
       githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3', enableLfs: 'true',
     }))).toEqual({
-      bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY', insecure: true, proxy: 'http://proxy:3128', noProxy: '.internal',
-      githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3',
+      bearerToken: 'B', tlsClientCertData: 'CERT', tlsClientCertKey: 'KEY', insecure: true, insecureIgnoreHostKey: true, proxy: 'http://proxy:3128', noProxy: '.internal',
     });
+    expect(toGitCredentials(one({
+      url: 'https://git.example.com/a.git', githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3',
+    }))).toEqual({ githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY', githubAppEnterpriseBaseUrl: 'https://ghe.example.com/api/v3' });
     expect(toGitCredentials(one({ url: 'git@gitlab.com:group', sshPrivateKey: 'SSH' }, 'repo-creds'))).toEqual({ sshPrivateKey: 'SSH' });
-    expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: 'True' }))).toEqual({ sshPrivateKey: 'K', insecureIgnoreHostKey: true });
+    expect(toGitCredentials(one({ url: 'git@h:o/r', sshPrivateKey: 'K', insecureIgnoreHostKey: 'True' }))).toEqual({ sshPrivateKey: 'K', insecure: true, insecureIgnoreHostKey: true });
   });
 
-  it('sends Basic auth when only one of username and password is set, as Argo CD does', () => {
+  it('sends Basic auth only when a password is set, as Argo CD does (a user name alone sends nothing)', () => {
     expect(toGitCredentials(one({ url: 'https://h/r', password: 'token' }))).toEqual({ username: '', password: 'token' });
+    expect(toGitCredentials(one({ url: 'https://h/r', username: 'someone' }))).toBeUndefined();
+  });
+
+  it('uses a GitHub App only with all three of id, installation id and key, and a password or token wins over it (Argo CD\'s order)', () => {
+    const app = { githubAppID: '42', githubAppInstallationID: '7', githubAppPrivateKey: 'APPKEY' };
+    expect(toGitCredentials(one({ url: 'https://h/r', githubAppID: '42', githubAppPrivateKey: 'APPKEY' }))).toBeUndefined();
+    expect(toGitCredentials(one({ url: 'https://h/r', ...app, username: 'u', password: 'p' }))).toEqual({ username: 'u', password: 'p' });
+    expect(toGitCredentials(one({ url: 'https://h/r', ...app, bearerToken: 'B' }))).toEqual({ bearerToken: 'B' });
   });
 
   it('reads flags as Go\'s ParseBool does: "false", "no" or junk is false', () => {

@@ -25,9 +25,11 @@ function source(targetRevision: string, sourcePath: string | undefined, extra: P
   return { repoURL: url, kind: 'git', targetRevision, ...(sourcePath !== undefined ? { path: sourcePath } : {}), field: 'spec.source', bundle: mirrored.bundle!, ...extra };
 }
 
-async function assess(runId: string, sources: Record<string, SourceCheck[]>, repos: MirrorResult[] = [mirrored]) {
+/** As a run does: the plan writes the checks, the verify step answers them (unless `verify` is false), the report judges. */
+async function assess(runId: string, sources: Record<string, SourceCheck[]>, repos: MirrorResult[] = [mirrored], verify = true) {
   const checks: ApplicationCheck[] = Object.entries(sources).map(([name, list]) => ({ cluster: 'c', application: `argocd/${name}`, project: 'default', sources: list }));
   await putJson(store, applicationsKey(runId), checks);
+  if (verify) expect(await verifyStep(store, runId, mirrored.bundle!)).toMatchObject({ ok: true });
   const summary = await assessReadiness(store, runId, repos);
   return Object.fromEntries(summary.applications.map((app) => [app.application.slice('argocd/'.length), app]));
 }
@@ -79,6 +81,8 @@ describe('restore readiness', () => {
       // A tag of a blob resolves to no commit.
       blobTag: [source('blob-tag', '.')],
       deployedGone: [source('main', 'apps/guestbook', { deployedRevisions: [main, 'f'.repeat(40)] })],
+      // Argo CD takes 7 to 40 hex digits for a commit id (IsTruncatedCommitSHA): 6 is no revision to it.
+      sixDigits: [source(main.slice(0, 6), 'apps')],
       helm: [{ repoURL: 'https://charts.example.com', kind: 'helm', targetRevision: '1.2.3', field: 'spec.source' }],
       oci: [{ repoURL: 'oci://registry.example.com/app', kind: 'oci', targetRevision: '1.0', field: 'spec.source' }],
       // ssh and scp-style URLs have bundles; a file:// URL cannot be mirrored.
@@ -88,21 +92,24 @@ describe('restore readiness', () => {
     expect(apps.pathAtOldTag!.sources[0]!.reasons).toEqual([`path apps/login does not exist at v0.1 (${(await rev('v0.1')).slice(0, 12)})`]);
     expect(apps.blobTag!.verdict).toBe('not-ready');
     expect(apps.deployedGone!.sources[0]!.reasons).toEqual([`deployed revision ${'f'.repeat(12)} not in the bundle`]);
+    expect(apps.sixDigits!.sources[0]!.reasons).toEqual([`targetRevision ${main.slice(0, 6)} is neither a branch, a tag nor a commit id in the bundle`]);
     expect(apps.helm!.verdict).toBe('not-covered');
     expect(apps.oci!.verdict).toBe('not-covered');
     expect(apps.fileUrl!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: ['file:///srv/git/repo.git is not a Git URL argocd-dr can mirror (https://, http://, ssh:// or git@host:org/repo.git)'] });
   });
 
-  it('answers from what the verify step kept, and opens the bundle again only for a new question', async () => {
+  it('answers from what the verify step kept, and never opens the bundle itself: a question verify did not answer is not ready', async () => {
     const runId = 'run-kept';
     await putJson(store, applicationsKey(runId), [{ cluster: 'c', application: 'argocd/a', project: 'default', sources: [source('main', 'apps/guestbook')] }]);
     expect(await verifyStep(store, runId, mirrored.bundle!)).toMatchObject({ ok: true });
     const kept = path.join(storeDir, 'runs', 'readiness', `${mirrored.bundle!}.json`);
     const written = await stat(kept);
-    expect((await assess(runId, { a: [source('main', 'apps/guestbook')] })).a!.verdict).toBe('ready');
+    expect((await assess(runId, { a: [source('main', 'apps/guestbook')] }, [mirrored], false)).a!.verdict).toBe('ready');
     expect((await stat(kept)).mtimeMs).toBe(written.mtimeMs);
-    expect((await assess(runId, { a: [source('master', 'README.md')] })).a!.verdict).toBe('ready');
-    expect((await stat(kept)).mtimeMs).toBeGreaterThan(written.mtimeMs);
+    expect((await assess(runId, { a: [source('master', 'README.md')] }, [mirrored], false)).a!.sources[0]).toMatchObject({
+      verdict: 'not-ready', reasons: ['its bundle was not verified in this run (verify left no result)'],
+    });
+    expect((await stat(kept)).mtimeMs).toBe(written.mtimeMs);
   });
 
   it('is not ready when the repository has no bundle, and says the mirror failed', async () => {

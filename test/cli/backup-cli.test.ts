@@ -72,11 +72,14 @@ describe('argocd-dr backup', () => {
     [['backup', '--kubeconfig', '/nonexistent/kubeconfig'], /cannot read the kubeconfig/],
     [['backup', '--refs', 'notes'], /must be HEAD or start with refs\//],
     [['backup', '--extra-repo', 'ftp://example.com/x.git'], /--extra-repo: ftp:\/\/example.com\/x.git: unsupported scheme ftp; give an https:\/\/, http:\/\/, ssh:\/\/ or scp-style/],
+    [['backup', '--extra-repo', 'https://someone:PLANTED-extra-token-9d2f@example.com/x.git'], /--extra-repo: https:\/\/example.com\/x.git must not contain credentials \(user@ or user:token@\); give them in --extra-repos-credentials or --extra-repos-secret/],
+    [['backup', '--extra-repo', 'https://someone@example.com/x.git'], /--extra-repo: https:\/\/example.com\/x.git must not contain credentials/],
     [['backup', '--concurrency', '0'], /--concurrency must be a whole number/],
     [['backup', '--cluster-name', 'bad/name', '--eks-cluster', 'x', '--region', 'eu-west-1'], /cannot name a folder/],
   ])('exits 2 on a usage error: %j', async (args, message) => {
     const result = await argocdDr(args, { AWS_REGION: '', AWS_DEFAULT_REGION: '' });
     expect(result.stderr).toMatch(message);
+    expect(result.stderr + result.stdout).not.toContain('PLANTED-extra-token');
     expect(result.code).toBe(2);
   });
 });

@@ -81,6 +81,12 @@ describe('GitHub App credentials', () => {
     expect(result.error).toMatch(/GitHub knows no installation 1 of app 424242 \(HTTP 404\).*check githubAppInstallationID/);
   });
 
+  it('a password wins over the app, as in Argo CD: no token is bought', async () => {
+    const result = await mirror('org/rich.git', credentials({ githubAppPrivateKey: impostor.privateKey, username: 'x-access-token', password: PLANTED_TOKEN }));
+    expect(result.status).toBe('mirrored');
+    expect(github.requests).toEqual([]);
+  });
+
   it('a private key that is not PEM, or fields missing', async () => {
     const notPem = await mirror('org/rich.git', credentials({ githubAppPrivateKey: 'PLANTED-not-a-pem-key-material' }));
     expect(notPem.error).toMatch(/githubAppPrivateKey is not a PEM private key/);

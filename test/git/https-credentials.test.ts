@@ -15,12 +15,14 @@ import { issueCertificate, type IssuedCertificate } from '../../demo/git-http/te
 import { createRichRepo } from '../../demo/origin-repos.js';
 
 const PLANTED_BEARER = 'PLANTED-bearer-token-7f3a9c1e5b';
+const PLANTED_PAT = 'PLANTED-azure-pat-0c2d8e6a41';
 
 let root: string;
 let plain: GitHttpServer;
 let privateCa: GitHttpServer;
 let mutualTls: GitHttpServer;
 let bearer: GitHttpServer;
+let basic: GitHttpServer;
 let server: IssuedCertificate;
 let client: IssuedCertificate;
 let stranger: IssuedCertificate;
@@ -33,10 +35,11 @@ beforeAll(async () => {
   privateCa = await startGitHttpServer({ root, tls: server });
   mutualTls = await startGitHttpServer({ root, tls: { ...server, clientCaPem: client.caPem } });
   bearer = await startGitHttpServer({ root, bearerToken: PLANTED_BEARER });
+  basic = await startGitHttpServer({ root, auth: { username: 'myorg', password: PLANTED_PAT } });
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([plain?.close(), privateCa?.close(), mutualTls?.close(), bearer?.close()]);
+  await Promise.all([plain?.close(), privateCa?.close(), mutualTls?.close(), bearer?.close(), basic?.close()]);
   await removeTempDirs();
 });
 
@@ -131,6 +134,26 @@ describe('bearer tokens', () => {
     const { result } = await mirror(`${bearer.url}/org/rich.git`, { bearerToken: wrong });
     expect(result.error).toMatch(/401.*rejected the credentials \(a bearer token\)/);
     expectAbsent(JSON.stringify(result), wrong, Buffer.from(wrong).toString('base64'));
+  });
+});
+
+describe('a URL with a user name only', () => {
+  const userUrl = () => basic.url.replace('://', '://myorg@') + '/org/rich.git';
+
+  it('keeps the given credentials: the URL\'s user name replaces none of them', async () => {
+    const { result } = await mirror(userUrl(), { username: 'myorg', password: PLANTED_PAT });
+    expect(result).toMatchObject({ status: 'mirrored', url: `${basic.url}/org/rich.git` });
+  });
+
+  it('fills in the user name the credentials lack', async () => {
+    const { result } = await mirror(userUrl(), { password: PLANTED_PAT });
+    expect(result.status).toBe('mirrored');
+  });
+
+  it('a URL\'s own user:password still wins', async () => {
+    const { result } = await mirror(basic.url.replace('://', `://myorg:${PLANTED_PAT}@`) + '/org/rich.git', { username: 'someone', password: 'wrong' });
+    expect(result.status).toBe('mirrored');
+    expectAbsent(JSON.stringify(result), PLANTED_PAT);
   });
 });
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionContextFromExport } from '../../lambdas/argocd/connection-config.js';
+import { repoCredentialsOf, toGitCredentials } from '../../lambdas/argocd/repo-credentials.js';
 import type { GitConnectionContext, GitCredentials } from '../../lambdas/git/credentials.js';
 import { mirrorRepo, type MirrorResult } from '../../lambdas/git/mirror.js';
 import { parseSidecar } from '../../lambdas/git/sidecar.js';
@@ -158,6 +159,18 @@ describe('host keys', () => {
     expect(result.status).toBe('mirrored');
     const refused = await mirrorInto(v2.url('org/rich.git'), { sshPrivateKey: key.privateKey, insecureIgnoreHostKey: false });
     expect(refused.result.error).toMatch(/is unknown/);
+  });
+
+  it('a repository Secret with only insecure: "true" accepts an unknown host key, as Argo CD (one flag); @revoked is still refused', async () => {
+    const secret = {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ssh-insecure', namespace: 'argocd', labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+      stringData: { url: v2.url('org/rich.git'), sshPrivateKey: key.privateKey, insecure: 'true' },
+    };
+    const credentials = toGitCredentials(repoCredentialsOf([secret])[0]);
+    const { result } = await mirrorInto(v2.url('org/rich.git'), credentials);
+    expect(result.status).toBe('mirrored');
+    const revoked = await mirrorInto(v2.url('org/rich.git'), credentials, { knownHosts: `@revoked * ${v2.hostKey}\n` });
+    expect(revoked.result.error).toMatch(/marked @revoked/);
   });
 
   it('reads hashed known hosts entries (ssh-keygen -H)', async () => {

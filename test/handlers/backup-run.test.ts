@@ -47,7 +47,8 @@ function installation(repoUrl: string): KubeObject[] {
     : object));
 }
 
-async function runBackup(runId: string): Promise<{ report: RunReport; plan: PlanStepResult; logs: string }> {
+/** `skipVerify`: the verify step of these bundles never runs (it crashed or timed out). */
+async function runBackup(runId: string, options: { skipVerify?: (bundle: string) => boolean } = {}): Promise<{ report: RunReport; plan: PlanStepResult; logs: string }> {
   // Powertools writes logs and EMF metrics straight to stdout and stderr.
   const output: string[] = [];
   const capture = (chunk: unknown) => {
@@ -62,7 +63,9 @@ async function runBackup(runId: string): Promise<{ report: RunReport; plan: Plan
     for (const item of items) {
       const mirrored = await mirrorHandler(item, context) as MirrorResult;
       // The Mirrored? choice: a new bundle, or an unchanged one the plan wants opened for readiness.
-      if (mirrored.status === 'mirrored' || (mirrored as { readinessOnly?: true }).readinessOnly) await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
+      if (mirrored.status === 'mirrored' || (mirrored as { readinessOnly?: true }).readinessOnly) {
+        if (!options.skipVerify?.(mirrored.bundle!)) await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
+      }
     }
     await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
     const report = JSON.parse((await vault().getText(`runs/${runId}.json`))!) as RunReport;
@@ -164,6 +167,42 @@ describe('a backup run through the Lambda handlers', () => {
       const again = await runBackup('run-new-revision-2');
       expect(again.plan).toMatchObject({ items: 0, changed: 0 });
       expect(again.report.result).toBe('Succeeded');
+    } finally {
+      kube.put(app);
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it('counts a new bundle, or one sent for readiness, whose verify left no result as a failed verification, and opens neither in the report', async () => {
+    process.env.EXTRA_REPOS = '[]';
+    const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+    const app = kube.get(ref)!;
+    const lastSuccess = async () => JSON.parse((await vault().getText('runs/last-success.json'))!) as { runId: string };
+    const notVerified = expect.objectContaining({
+      verdict: 'not-ready',
+      sources: [expect.objectContaining({ reasons: ['its bundle was not verified in this run (verify left no result)'] })],
+    });
+    try {
+      await pushCommit(origin, 'main', 'apps/guestbook/config.yaml', 'replicas: 3\n');
+      const before = await lastSuccess();
+      const { report, plan } = await runBackup('run-verify-lost', { skipVerify: () => true });
+      expect(plan).toMatchObject({ changed: 1 });
+      expect(report.result).toBe('PartiallyFailed');
+      expect(report.repos).toEqual([expect.objectContaining({ status: 'mirrored', verified: false })]);
+      expect(report.verification).toEqual([expect.objectContaining({ ok: false, errors: [expect.objectContaining({ id: 'verifyNoResult', message: expect.stringMatching(/verify step left no result for git\/.*guestbook\.bundle .*see the verify function's logs for run run-verify-lost$/) })] })]);
+      expect(report.totals).toMatchObject({ bundlesVerified: 0, bundlesFailedVerification: 1, applicationsNotReady: 1 });
+      expect(report.readiness?.applications).toEqual([notVerified]);
+      expect(report.problems).toEqual(expect.arrayContaining([expect.stringMatching(/failed verification: the verify step left no result/)]));
+      expect(await lastSuccess()).toEqual(before);
+
+      // Unchanged now, but the Application asks something new: a readinessOnly item, whose verify is lost too.
+      kube.put({ ...app, spec: { ...(app.spec as object), source: { repoURL: `${git.url}/org/guestbook.git`, path: 'apps/guestbook', targetRevision: 'v1.0' } } });
+      const again = await runBackup('run-verify-lost-2', { skipVerify: () => true });
+      expect(again.plan).toMatchObject({ items: 1, changed: 0 });
+      expect(again.report.result).toBe('PartiallyFailed');
+      expect(again.report.verification).toEqual([expect.objectContaining({ ok: false, errors: [expect.objectContaining({ id: 'verifyNoResult' })] })]);
+      expect(again.report.readiness?.applications).toEqual([notVerified]);
+      expect(await lastSuccess()).toEqual(before);
     } finally {
       kube.put(app);
       process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
@@ -332,6 +371,48 @@ describe('ssh repositories and the extra repositories secret, through the Lambda
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('an https repository written with a user name (https://myorg@dev.azure.com/…), through the Lambda handlers', () => {
+  const PAT = 'PLANTED-azure-devops-pat-5e91c0';
+  let server: GitHttpServer;
+  let userUrl: string;
+  const objects: KubeObject[] = [];
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    env = { ...process.env };
+    process.env.EXTRA_REPOS = '[]';
+    const root = await tempDir('handler-user-origins');
+    await createRichRepo(root, 'myorg/proj/_git/repo');
+    server = await startGitHttpServer({ root, auth: { username: 'myorg', password: PAT } });
+    userUrl = `${server.url.replace('://', '://myorg@')}/myorg/proj/_git/repo`;
+    const metadata = (name: string, labels: Record<string, string> = {}) => ({ name, namespace: 'argocd', labels });
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    objects.push(
+      // Argo CD matches this Secret to the Application's repoURL as written: its normalisation keeps the user.
+      { apiVersion: 'v1', kind: 'Secret', metadata: metadata('azure-repo', { 'argocd.argoproj.io/secret-type': 'repository' }), data: { url: b64(userUrl), username: b64('myorg'), password: b64(PAT) } },
+      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: metadata('azure-app'), spec: { project: 'default', source: { repoURL: userUrl, path: 'apps/guestbook', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'azure-app' } } },
+    );
+    kube.putAll(objects);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const object of objects) kube.remove({ apiVersion: object.apiVersion, kind: object.kind, namespace: 'argocd', name: object.metadata.name });
+    process.env = { ...env };
+    await server?.close();
+  });
+
+  it('mirrors it with the repository Secret written for the user@ URL, and writes the user@ spelling nowhere', async () => {
+    const { report, plan, logs } = await runBackup('user-run-1');
+    const plainUrl = `${server.url}/myorg/proj/_git/repo`;
+    expect(report.repos.find((repo) => repo.url === plainUrl)).toMatchObject({ status: 'mirrored', verified: true, credentialsFrom: 'azure-repo' });
+    expect(report.readiness?.applications.find((app) => app.application === 'argocd/azure-app')).toMatchObject({ verdict: 'ready' });
+    const items = (await work().getText(plan.itemsKey))!;
+    const runFiles: string[] = [];
+    for await (const name of vault().list('runs/')) runFiles.push((await vault().getText(name)) ?? '');
+    for (const text of [logs, items, JSON.stringify(report), ...runFiles]) expect(text).not.toContain(PAT);
   });
 });
 

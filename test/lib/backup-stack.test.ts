@@ -170,6 +170,10 @@ describe('BackupStack least privilege', () => {
     // The exported repository Secrets: the mirror fetches with the credentials Argo CD would use.
     expect(objectGrants('mirror', 's3:GetObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/argocd/*', 'arn:aws:s3:::argocd-dr-vault/git/*']);
     expect(objectGrants('report', 's3:PutObject')).toEqual(['arn:aws:s3:::argocd-dr-vault/runs/*']);
+    // The report judges from kept answers: manifests (never the exports with their Secrets) and sidecars, no bundle.
+    expect(objectGrants('report', 's3:GetObject').filter((resource) => typeof resource === 'string')).toEqual([
+      'arn:aws:s3:::argocd-dr-vault/argocd/*/manifest.json', 'arn:aws:s3:::argocd-dr-vault/git/*.json', 'arn:aws:s3:::argocd-dr-vault/runs/*',
+    ]);
   });
 
   it('allows KMS on the vault key only, through S3 in the DR region', () => {

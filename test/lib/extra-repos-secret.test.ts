@@ -70,6 +70,12 @@ describe('extraReposSecret', () => {
     expect(Object.values(grants).flat()).toEqual([arn, arn]);
   });
 
+  it('gives a partial ARN (no six-character suffix) the suffix as a wildcard', () => {
+    const arn = `arn:aws:secretsmanager:${region}:${account}:secret:argocd-dr/extra-repos`;
+    const grants = secretGrants(synth({ extraReposSecret: arn }).template);
+    expect(Object.values(grants).flat()).toEqual([`${arn}-??????`, `${arn}-??????`]);
+  });
+
   it('grants nothing without it', () => {
     expect(secretGrants(synth({}).template)).toEqual({});
   });

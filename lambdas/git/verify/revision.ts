@@ -29,7 +29,8 @@ export class BundleRevisions {
 
   /**
    * Resolves a revision as Argo CD's targetRevision names it: HEAD, a branch, a tag, a full ref
-   * name, or a full or abbreviated (≥ 4 digits) commit id. Tags are peeled to their commit.
+   * name, or a full or abbreviated commit id of at least 7 digits (Argo CD's IsTruncatedCommitSHA: fewer is
+   * not taken for a commit). Tags are peeled to their commit.
    */
   resolve(revision: string): RevisionLookup {
     const refs = new Map(this.bundle.header.refs.map((ref) => [ref.name, ref.id]));
@@ -38,7 +39,7 @@ export class BundleRevisions {
       const id = refs.get(name);
       if (id) return this.peelToCommit(id, name);
     }
-    if (/^[0-9a-f]{4,64}$/i.test(wanted)) return this.resolveCommitId(wanted.toLowerCase());
+    if (/^[0-9a-f]{7,64}$/i.test(wanted)) return this.resolveCommitId(wanted.toLowerCase());
     return { error: `${revision} is neither a branch, a tag nor a commit id in the bundle` };
   }
 
