@@ -324,19 +324,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const missing = checkNamespace(type, namespace);
     if (missing) return statusReply(missing);
     const existing = store.get(type.group, type.kind, namespace, name);
-    // The applier's fields replace the stored ones; fields it does not send (e.g. status, or finalizers
-    // another manager set) stay, as they would when owned by someone else; server metadata stays.
-    const kept = existing?.metadata;
-    const metadata = {
-      ...(kept ?? {}),
-      name,
-      labels: object.metadata.labels ?? kept?.labels,
-      annotations: object.metadata.annotations ?? kept?.annotations,
-      finalizers: object.metadata.finalizers ?? kept?.finalizers,
-    };
-    if (namespace) metadata.namespace = namespace;
-    const { metadata: _sent, ...fields } = object;
-    const merged = { ...(existing ?? {}), ...fields, metadata } as KubeObject;
+    // As a real apply merges with fields other managers own: maps merge key by key, so what the applier does
+    // not mention stays (status, another manager's label, spec.syncPolicy.automated set in the UI); lists and
+    // scalars it sends replace what is there (finalizers too, though real ones merge as a set). Per-manager
+    // ownership is not tracked, so fields this same manager applied earlier and now omits are not removed
+    // either (a real server would remove them): the conservative side for a client checking its result.
+    const merged = mergePatch(existing ?? {}, object) as KubeObject;
+    merged.metadata.name = name;
+    if (namespace) merged.metadata.namespace = namespace;
     const { object: stored, created } = store.put(merged, { manager, operation: 'Apply' });
     store.finishDeletion(type.group, type.kind, namespace, name);
     return jsonReply(created ? 201 : 200, stored);

@@ -511,6 +511,32 @@ describe('smaller servers', () => {
     }
   });
 
+  test('server-side apply merges maps like a real one: fields the apply leaves out stay, lists and scalars it sends replace', async () => {
+    const server = await startKubeApiServer({ objects: minimalInstallation(), tokens: TOKENS });
+    try {
+      const objects = KubernetesObjectApi.makeApiClient(clients(server, ADMIN_TOKEN).config);
+      const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+      const live = server.get(ref)!;
+      // Someone else's edits, as the UI makes them.
+      server.put({
+        ...live,
+        metadata: { ...live.metadata, labels: { ...live.metadata.labels, owner: 'ui' } },
+        spec: { ...(live.spec as object), syncPolicy: { automated: { prune: true }, syncOptions: ['A=1'] } },
+        status: { sync: { status: 'Synced' } },
+      });
+      const applied = await objects.patch({
+        apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace, labels: { mine: 'yes' } },
+        spec: { ...(live.spec as object), syncPolicy: { syncOptions: ['B=2'] } },
+      }, undefined, undefined, 'argocd-dr', true, PatchStrategy.ServerSideApply) as KubeObject;
+      expect(applied.metadata.labels).toMatchObject({ owner: 'ui', mine: 'yes' });
+      expect((applied.spec as { syncPolicy: unknown }).syncPolicy).toEqual({ automated: { prune: true }, syncOptions: ['B=2'] });
+      expect(applied.status).toEqual({ sync: { status: 'Synced' } });
+      expect(server.get(ref)?.spec).toEqual(applied.spec);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('DELETE of an object with finalizers only marks it; a merge patch removing the last finalizer finishes the delete', async () => {
     const server = await startKubeApiServer({ objects: minimalInstallation(), tokens: TOKENS });
     try {
