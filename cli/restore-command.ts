@@ -138,7 +138,7 @@ function formatReport(report: RestoreReport, location: string): string {
   for (const name of report.namespacesCreated) lines.push(`${report.dryRun ? 'create' : 'created'} Namespace ${name}`);
   const name = (o: { kind: string; namespace: string; name: string }) => `${o.kind} ${o.namespace}/${o.name}`;
   for (const outcome of [...report.objects, ...report.pruned]) {
-    lines.push(`${report.dryRun ? outcome.action : DONE[outcome.action]} ${name(outcome)}`);
+    lines.push(`${report.dryRun ? outcome.action : DONE[outcome.action]} ${name(outcome)}${outcome.note ? ` (${outcome.note})` : ''}`);
     if (outcome.diff) lines.push(outcome.diff.trimEnd());
   }
   const count = (action: string) => report.objects.filter((o) => o.action === action).length;

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import { cleanObject, type KubeObject } from '../argocd/clean.js';
@@ -34,6 +35,8 @@ export interface ObjectOutcome {
   action: Action;
   /** Dry run only: unified diff from the live object to the backup's (Secret values masked). */
   diff?: string;
+  /** What the restore removed or replaced besides its apply: fields other managers had set (paths only, never values). */
+  note?: string;
 }
 
 /** An Application or ApplicationSet whose automated sync --pause-sync turned off. */
@@ -173,7 +176,13 @@ export async function applyExport(access: KubeAccess, documents: readonly KubeOb
       }
       if (item.outcome.action !== 'unchanged') {
         try {
-          await objects.patch(applyForm(item.object, argoNamespace), undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+          const applied = await objects.patch(applyForm(item.object, argoNamespace), undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+          // Apply leaves fields other managers own (automated sync set in the UI, an extra label or Secret key): remove them.
+          const leftover = item.outcome.action === 'update' ? leftoverPatch(applied as KubeObject, item.object, argoNamespace) : undefined;
+          if (leftover) {
+            await objects.patch(leftover.patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+            item.outcome.note = leftover.note;
+          }
         } catch (error) {
           failure ??= { label, error: explainWrite(error, 'patch', kind, item.object.metadata?.namespace ?? argoNamespace, item.object.metadata!.name!, access) };
           if (failure.label !== label) skipped.push(label);
@@ -236,6 +245,61 @@ function prepare(document: KubeObject, argoNamespace: string): KubeObject {
 
 function applyForm(object: KubeObject, argoNamespace: string): KubeObject {
   return { ...object, metadata: { ...object.metadata, namespace: object.metadata?.namespace ?? argoNamespace } };
+}
+
+/**
+ * What server-side apply left different from the backup's object: fields the backup lacks that other
+ * field managers own stay after an apply. Returns the JSON merge patch that makes the object, cleaned as
+ * an export cleans it, equal to the backup's (never status, operation or the server's metadata, which
+ * cleaning leaves out of both sides), and a note naming the fields (paths only: a Secret's key names,
+ * never its values).
+ */
+function leftoverPatch(applied: KubeObject, backup: KubeObject, argoNamespace: string): { patch: KubeObject; note: string } | undefined {
+  const live = cleanObject(json(applied), { apiVersion: backup.apiVersion!, kind: backup.kind! }, argoNamespace, false);
+  if (canonicalYaml(live) === canonicalYaml(backup)) return undefined;
+  const removed: string[] = [];
+  const replaced: string[] = [];
+  const patch = mergePatchBetween(live, backup, '', removed, replaced) as KubeObject;
+  if (!patch || Object.keys(patch).length === 0) return undefined;
+  const { apiVersion, kind, metadata } = applyForm(backup, argoNamespace);
+  const parts = [removed.length ? `fields set by other managers removed: ${removed.join(', ')}` : '', replaced.length ? `replaced: ${replaced.join(', ')}` : ''];
+  return {
+    patch: { ...patch, apiVersion, kind, metadata: { ...(patch.metadata ?? {}), name: metadata!.name, namespace: metadata!.namespace } },
+    note: parts.filter(Boolean).join('; '),
+  };
+}
+
+/** RFC 7386 in reverse: the merge patch from `live` to `wanted`, collecting the paths it removes and replaces. */
+function mergePatchBetween(live: Record<string, unknown>, wanted: Record<string, unknown>, path: string, removed: string[], replaced: string[]): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(live)) {
+    if (!(key in wanted)) {
+      patch[key] = null;
+      removed.push(pathOf(path, key));
+    }
+  }
+  for (const [key, value] of Object.entries(wanted)) {
+    const current = live[key];
+    if (isDeepStrictEqual(current, value)) continue;
+    if (isMap(current) && isMap(value)) {
+      const inner = mergePatchBetween(current, value, pathOf(path, key), removed, replaced);
+      if (Object.keys(inner).length > 0) patch[key] = inner;
+    } else {
+      patch[key] = value;
+      replaced.push(pathOf(path, key));
+    }
+  }
+  return patch;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `spec.syncPolicy.automated`; a key with dots or slashes (a label) in brackets: `metadata.labels["team.example.com/x"]`. */
+function pathOf(parent: string, key: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(key)) return `${parent}[${JSON.stringify(key)}]`;
+  return parent ? `${parent}.${key}` : key;
 }
 
 function keyOf(object: KubeObject, argoNamespace: string): string {

@@ -238,6 +238,56 @@ describe('restore safety', () => {
   });
 });
 
+describe('restore over objects others changed', () => {
+  it('removes fields other managers added, so B exports exactly as A did and a second dry run finds nothing to do', async () => {
+    const planted = 'PLANTED-someone-elses-token-1b7e';
+    const changedBySomeoneElse = (object: KubeObject): KubeObject => {
+      const { operation: _operation, ...changed } = structuredClone(object);
+      const spec = changed.spec as { source: Record<string, unknown>; syncPolicy?: { automated?: Record<string, unknown> } };
+      if (object.metadata.name === 'guestbook') {
+        spec.source.helm = { valueFiles: ['values-ui.yaml'] };
+        spec.syncPolicy!.automated!.allowEmpty = true;
+      }
+      if (object.metadata.name === 'payments') {
+        spec.syncPolicy = { automated: { prune: true } };
+        changed.metadata = { ...changed.metadata, labels: { ...changed.metadata.labels, 'ui.example.com/touched': 'yes' } };
+      }
+      if (object.kind === 'Secret') changed.data = { ...(changed.data as object), bearerToken: Buffer.from(planted).toString('base64') };
+      return changed;
+    };
+    const existing = installation().filter((o) => (o.kind === 'Application' && o.metadata.namespace === 'argocd') || (o.kind === 'Secret' && o.metadata.name === 'private-repo'));
+    const target = await cluster([...freshInstallation(), ...existing.map(changedBySomeoneElse)]);
+
+    const dryRun = await restore(target, '--dry-run');
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toMatch(/update Application argocd\/payments\n[^]*-\s+syncPolicy:\n-\s+automated:/);
+    expect(dryRun.stdout).toMatch(/update Secret argocd\/private-repo\n[^]*- {2}bearerToken: "\*\*\* \(live\)"/);
+
+    const result = await restore(target);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('updated Application argocd/guestbook (fields set by other managers removed: spec.source.helm, spec.syncPolicy.automated.allowEmpty)');
+    expect(result.stdout).toContain('updated Application argocd/payments (fields set by other managers removed: metadata.labels["ui.example.com/touched"], spec.syncPolicy)');
+    expect(result.stdout).toContain('updated Secret argocd/private-repo (fields set by other managers removed: data.bearerToken)');
+
+    const exportB = await tempDir('restore-over-changed');
+    await exportCluster(target, exportB);
+    expect(await exportText(exportB)).toBe(sourceExport);
+    // Only what the backup lacks went: the Application controller's status stays, no operation appears.
+    const payments = target.server.get({ apiVersion: ARGO, kind: 'Application', namespace: 'argocd', name: 'payments' })!;
+    expect(payments.status).toEqual(existing.find((o) => o.metadata.name === 'payments')!.status);
+    expect(payments).not.toHaveProperty('operation');
+
+    const again = await restore(target, '--dry-run', '--json');
+    const report = JSON.parse(again.stdout) as { objects: { kind: string; name: string; action: string }[] };
+    expect(report.objects.filter((o) => o.action !== 'unchanged')).toEqual([]);
+    for (const text of [dryRun, result, again].map(output)) {
+      expect(leakedSecrets(text)).toEqual([]);
+      expect(text).not.toContain(planted);
+      expect(text).not.toContain(Buffer.from(planted).toString('base64'));
+    }
+  });
+});
+
 describe('restore --pause-sync', () => {
   it('removes automated sync (so it is off on every Argo CD version) and prints commands that put the original block back', async () => {
     const target = await cluster(freshInstallation());
