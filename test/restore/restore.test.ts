@@ -317,6 +317,16 @@ describe('restore --pause-sync', () => {
     }
   });
 
+  it('turns automated sync off in Applications that already exist, as apply alone would leave it on', async () => {
+    const guestbook = installation().find((o) => o.kind === 'Application' && o.metadata.name === 'guestbook')!;
+    const target = await cluster([...freshInstallation(), guestbook]);
+    const result = await restore(target, '--pause-sync');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('updated Application argocd/guestbook (fields set by other managers removed: spec.syncPolicy.automated)');
+    const restored = target.server.get({ apiVersion: ARGO, kind: 'Application', namespace: 'argocd', name: 'guestbook' })!;
+    expect((restored.spec as { syncPolicy: Record<string, unknown> }).syncPolicy).toEqual({ syncOptions: ['CreateNamespace=true'] });
+  });
+
   it('resume commands name the kubeconfig from $KUBECONFIG and the context it resolved to, so they cannot patch another cluster later', async () => {
     const target = await cluster(freshInstallation());
     const result = await argocdDr(['restore', '--store', store, '--pause-sync'], { KUBECONFIG: target.kubeconfig });
