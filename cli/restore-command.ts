@@ -32,7 +32,9 @@ export function registerRestoreCommand(program: Command): void {
     .description(
       'Applies a backup of Argo CD (argocd/<cluster>/export.yaml, checked against the sha256 in manifest.json) to the\n'
       + 'cluster of a kubeconfig: missing namespaces, ConfigMaps and Secrets, AppProjects, Applications, ApplicationSets,\n'
-      + 'by server-side apply with field manager argocd-dr; never an operation. --at or --run picks an earlier backup\n'
+      + 'by server-side apply with field manager argocd-dr; never an operation. Fields of an existing object that the\n'
+      + 'backup lacks (set by others, e.g. in the UI) are then removed by a merge patch, so it equals the backup; the\n'
+      + 'output names them. --at or --run picks an earlier backup\n'
       + '(argocd-dr history lists them). Install Argo CD in the cluster first.\n'
       + 'Exit codes: 0 restored (or dry run); 1 refused or failed (the output says what was applied); 2 usage error.',
     )
