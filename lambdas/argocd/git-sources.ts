@@ -27,6 +27,22 @@ export interface GitSource {
   applications: string[];
   /** Revisions recorded as deployed (status.sync, status.history, status.sourceHydrator) for this repo, sorted. */
   deployedRevisions: string[];
+  /**
+   * The same revisions per Application and source, sorted by application and field: restore readiness judges each
+   * Application by what it deployed itself. Absent when deployedRevisions is empty, and in manifests written before
+   * it existed (readers then fall back to deployedRevisions for every Application of the repo).
+   */
+  deployedBy?: DeployedBy[];
+}
+
+/** What one Application recorded as deployed from one of its sources in this repository. */
+export interface DeployedBy {
+  /** "<namespace>/<name>". */
+  application: string;
+  /** The source, as app-sources.ts names it: spec.source, spec.sources[i], spec.sourceHydrator.drySource / syncSource. */
+  field: string;
+  /** Sorted. */
+  revisions: string[];
 }
 
 export interface NotMirroredSource {
@@ -131,6 +147,8 @@ interface GitEntry {
   paths: Set<string>;
   owners: Set<string>;
   deployed: Set<string>;
+  /** Revisions by application, then field. */
+  deployedBy: Map<string, Map<string, Set<string>>>;
 }
 
 interface NotMirroredEntry {
@@ -141,6 +159,8 @@ interface NotMirroredEntry {
 }
 
 const MAX_GENERATOR_DEPTH = 16;
+const HYDRATOR_DRY = 'spec.sourceHydrator.drySource';
+const HYDRATOR_SYNC = 'spec.sourceHydrator.syncSource';
 
 class InventoryBuilder {
   private readonly git = new Map<string, GitEntry>();
@@ -161,6 +181,7 @@ class InventoryBuilder {
         paths: sorted(e.paths),
         applications: sorted(e.owners),
         deployedRevisions: sorted(e.deployed),
+        ...(e.deployedBy.size > 0 ? { deployedBy: deployedByList(e.deployedBy) } : {}),
       }));
     const notMirrored = [...this.notMirrored.values()]
       .sort((a, b) => compare(a.repoURL, b.repoURL) || compare(a.kind, b.kind))
@@ -186,7 +207,13 @@ class InventoryBuilder {
     const sources = Array.isArray(spec.sources) ? spec.sources : [];
     /** The sources Argo CD syncs from, in order: status revisions map onto these by index. */
     let effective: SourceRef[] = [];
-    const appRepos = new Set<string>();
+    /** Their fields, index-aligned with `effective`. */
+    let fields: string[] = [];
+    /** The first field of each Git repository the Application uses: where a revision of it goes otherwise. */
+    const appRepos = new Map<string, string>();
+    const use = (ref: SourceRef, field: string): void => {
+      if (ref?.kind === 'git' && !appRepos.has(ref.key)) appRepos.set(ref.key, field);
+    };
     const hydratorRefs: { dry: SourceRef; sync: SourceRef } = { dry: undefined, sync: undefined };
 
     if (hydrator) {
@@ -194,18 +221,23 @@ class InventoryBuilder {
       hydratorRefs.dry = refs.dry;
       hydratorRefs.sync = refs.sync;
       effective = [refs.sync];
-      for (const ref of refs.all) if (ref?.kind === 'git') appRepos.add(ref.key);
+      fields = [HYDRATOR_SYNC];
+      use(refs.sync, HYDRATOR_SYNC);
+      use(refs.dry, HYDRATOR_DRY);
+      for (const ref of refs.all) use(ref, HYDRATOR_DRY);
       if (spec.source !== undefined) this.ignored(spec.source, `${where} spec.source`, 'spec.sourceHydrator is set');
       sources.forEach((s, i) => this.ignored(s, `${where} spec.sources[${i}]`, 'spec.sourceHydrator is set'));
     } else if (sources.length > 0) {
-      effective = sources.map((s, i) => this.source(s, { owner: id, where: `${where} spec.sources[${i}]`, defaultRevision: 'HEAD' }));
+      fields = sources.map((_, i) => `spec.sources[${i}]`);
+      effective = sources.map((s, i) => this.source(s, { owner: id, where: `${where} ${fields[i]}`, defaultRevision: 'HEAD' }));
       if (spec.source !== undefined) this.ignored(spec.source, `${where} spec.source`, 'spec.sources is not empty');
     } else if (spec.source !== undefined) {
+      fields = ['spec.source'];
       effective = [this.source(spec.source, { owner: id, where: `${where} spec.source`, defaultRevision: 'HEAD' })];
     }
-    for (const ref of effective) if (ref?.kind === 'git') appRepos.add(ref.key);
+    effective.forEach((ref, i) => use(ref, fields[i]!));
 
-    this.deployed(app, effective, appRepos, hydratorRefs);
+    this.deployed(app, id, { refs: effective, fields }, appRepos, hydratorRefs);
   }
 
   /** A source Argo CD does not use because another field takes precedence (ApplicationSpec.GetSources). */
@@ -215,21 +247,45 @@ class InventoryBuilder {
     this.addUnresolved(describe(repoURL), where, `ignored by Argo CD because ${because}; not inventoried`);
   }
 
-  private deployed(app: Json, effective: SourceRef[], appRepos: Set<string>, hydrator: { dry: SourceRef; sync: SourceRef }): void {
+  /**
+   * Revisions recorded as deployed, per repository and per Application and source. A revision goes to the current
+   * source at its index when that is in the same repository (status records are index-aligned with spec.sources),
+   * else to the Application's first source in that repository; Helm and OCI revisions (chart versions) go nowhere.
+   */
+  private deployed(
+    app: Json,
+    id: string,
+    effective: { refs: SourceRef[]; fields: string[] },
+    appRepos: Map<string, string>,
+    hydrator: { dry: SourceRef; sync: SourceRef },
+  ): void {
     const status = record(app.status);
-    const add = (ref: SourceRef, revision: unknown): void => {
-      if (ref?.kind !== 'git' || !appRepos.has(ref.key)) return;
+    /** `at`: the index of the source in the status record, or the field itself. */
+    const add = (ref: SourceRef, revision: unknown, at?: number | string): void => {
+      if (ref?.kind !== 'git') return;
+      const firstField = appRepos.get(ref.key);
+      if (firstField === undefined) return;
       if (typeof revision !== 'string' || revision === '') return;
-      this.git.get(ref.key)?.deployed.add(revision);
+      const entry = this.git.get(ref.key);
+      if (!entry) return;
+      let field = typeof at === 'string' ? at : firstField;
+      const current = typeof at === 'number' ? effective.refs[at] : undefined;
+      if (current?.kind === 'git' && current.key === ref.key) field = effective.fields[at as number]!;
+      entry.deployed.add(revision);
+      const byField = entry.deployedBy.get(id) ?? new Map<string, Set<string>>();
+      entry.deployedBy.set(id, byField);
+      const revisions = byField.get(field) ?? new Set<string>();
+      byField.set(field, revisions);
+      revisions.add(revision);
     };
     /** Revisions of one status record against the sources it names, or the current ones by index. */
     const fromRecord = (rec: Json, single: unknown, multi: unknown): void => {
       if (Array.isArray(rec.revisions) && rec.revisions.length > 0) {
-        const own = Array.isArray(multi) && multi.length > 0 ? multi.map((s) => this.classify(s)) : effective;
-        rec.revisions.forEach((revision, i) => add(own[i], revision));
+        const own = Array.isArray(multi) && multi.length > 0 ? multi.map((s) => this.classify(s)) : effective.refs;
+        rec.revisions.forEach((revision, i) => add(own[i], revision, i));
       } else if (rec.revision !== undefined) {
-        const ref = isRecord(single) ? this.classify(single) : effective.length === 1 ? effective[0] : undefined;
-        add(ref, rec.revision);
+        const ref = isRecord(single) ? this.classify(single) : effective.refs.length === 1 ? effective.refs[0] : undefined;
+        add(ref, rec.revision, 0);
       }
     };
     const sync = record(status.sync);
@@ -245,8 +301,8 @@ class InventoryBuilder {
     const current = record(hydratorStatus.currentOperation);
     if (current.phase === 'Hydrated') operations.push(current);
     for (const op of operations) {
-      add(hydrator.dry, op.drySHA);
-      add(hydrator.sync, op.hydratedSHA);
+      add(hydrator.dry, op.drySHA, HYDRATOR_DRY);
+      add(hydrator.sync, op.hydratedSHA, 0);
     }
   }
 
@@ -403,7 +459,7 @@ class InventoryBuilder {
     }
     let entry = this.git.get(key);
     if (!entry) {
-      entry = { repoURL, spellings: new Set(), revisions: new Set(), paths: new Set(), owners: new Set(), deployed: new Set() };
+      entry = { repoURL, spellings: new Set(), revisions: new Set(), paths: new Set(), owners: new Set(), deployed: new Set(), deployedBy: new Map() };
       this.git.set(key, entry);
     }
     entry.spellings.add(repoURL);
@@ -475,6 +531,12 @@ class InventoryBuilder {
     const name = nonEmptyString(metadata.name) ?? '(unnamed)';
     return `${namespace}/${name}`;
   }
+}
+
+function deployedByList(byApplication: Map<string, Map<string, Set<string>>>): DeployedBy[] {
+  return [...byApplication.entries()]
+    .flatMap(([application, byField]) => [...byField.entries()].map(([field, revisions]) => ({ application, field, revisions: sorted(revisions) })))
+    .sort((a, b) => compare(a.application, b.application) || compare(a.field, b.field));
 }
 
 function notMirroredReason(entry: NotMirroredEntry): string {

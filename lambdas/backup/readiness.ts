@@ -7,8 +7,9 @@
  * Lookups need an opened (so verified) bundle. Their answers are kept per bundle, with the bundle's sha256, in
  * runs/readiness/<bundle key>.json: a run whose repos did not change answers from there without reopening them.
  */
-import type { AppSource } from '../argocd/app-sources.js';
+import type { AppSource, AppSources } from '../argocd/app-sources.js';
 import { hasTemplate } from '../argocd/app-sources.js';
+import type { GitSource } from '../argocd/git-sources.js';
 import { repoIdentity } from '../argocd/repo-url.js';
 import type { MirrorResult } from '../git/mirror.js';
 import { parseRepoUrl, repoStoreKeys } from '../git/repo-url.js';
@@ -32,7 +33,10 @@ export interface ApplicationCheck {
 export interface SourceCheck extends AppSource {
   /** Store key of the bundle that must hold it (Git sources with an https, http, ssh or scp-style URL). */
   bundle?: string;
-  /** Revisions recorded as deployed from this repository (manifest inventory). */
+  /**
+   * Revisions this Application recorded as deployed from this source (manifest inventory, deployedBy); from a
+   * manifest written before deployedBy, those of every Application using the repository.
+   */
   deployedRevisions?: string[];
 }
 
@@ -97,16 +101,34 @@ export function applicationChecks(clusters: readonly ClusterExport[]): Applicati
         const identity = repoIdentity(source.repoURL);
         const inventoried = exported.manifest.sources.git.find((git) => git.normalizedURL === identity && git.applications.includes(app.application));
         const bundle = bundleKeyOf(source.repoURL);
+        const deployed = inventoried ? deployedRevisionsOf(inventoried, app, source) : [];
         return {
           ...source,
           ...(bundle ? { bundle } : {}),
-          ...(inventoried && inventoried.deployedRevisions.length > 0 ? { deployedRevisions: inventoried.deployedRevisions } : {}),
+          ...(deployed.length > 0 ? { deployedRevisions: deployed } : {}),
         };
       });
       checks.push({ cluster: exported.cluster, application: app.application, project: app.project, sources });
     }
   }
   return checks.sort((a, b) => a.cluster.localeCompare(b.cluster) || a.application.localeCompare(b.application));
+}
+
+/**
+ * What `app` recorded as deployed from `source` (in repository `inventoried`): its own deployedBy entries for the
+ * source's field, and, on its first source in the repository, those naming a field it has no source in the
+ * repository at (a source since removed, or a hydrator's sync branch app-sources.ts does not list). A manifest
+ * without deployedBy knows only the repository's list.
+ */
+function deployedRevisionsOf(inventoried: GitSource, app: AppSources, source: AppSource): string[] {
+  if (inventoried.deployedBy === undefined) return inventoried.deployedRevisions;
+  const inRepo = app.sources.filter((s) => s.kind === 'git' && repoIdentity(s.repoURL) === inventoried.normalizedURL);
+  const first = inRepo[0] === source;
+  const revisions = inventoried.deployedBy
+    .filter((entry) => entry.application === app.application)
+    .filter((entry) => entry.field === source.field || (first && !inRepo.some((s) => s.field === entry.field)))
+    .flatMap((entry) => entry.revisions);
+  return [...new Set(revisions)].sort();
 }
 
 /**

@@ -825,6 +825,30 @@ describe('hand-written cases', () => {
       ['https://git.example.com/org/values', ['main'], [], ['argocd/multi'], ['a'.repeat(40), 'd'.repeat(40), 'e'.repeat(40)]],
     ]);
     expect(inv.notMirrored.map((n) => [n.repoURL, n.kind, n.applications])).toEqual([['https://charts.example.com', 'helm', ['argocd/multi']]]);
+    // Per Application and source: chart versions (index 0, and 1 in history id 1) nowhere; a history revision whose
+    // index now holds another repository goes to the Application's source in its own repository.
+    expect(inv.git.map((g) => g.deployedBy)).toEqual([
+      [
+        { application: 'argocd/multi', field: 'spec.sources[2]', revisions: ['b'.repeat(40), 'c'.repeat(40), 'f'.repeat(40)] },
+        { application: 'argocd/single', field: 'spec.source', revisions: ['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)] },
+      ],
+      [{ application: 'argocd/multi', field: 'spec.sources[1]', revisions: ['a'.repeat(40), 'd'.repeat(40), 'e'.repeat(40)] }],
+    ]);
+  });
+
+  it('deployed revisions per Application: two Applications on one repository each keep their own', () => {
+    const app = (name: string, revision: string, history: string) => ({
+      metadata: { name, namespace: 'argocd' },
+      spec: { source: { repoURL: 'https://git.example.com/org/app.git', path: name, targetRevision: 'main' } },
+      status: { sync: { revision }, history: [{ revision: history }] },
+    });
+    const quiet = { metadata: { name: 'quiet', namespace: 'argocd' }, spec: { source: { repoURL: 'https://git.example.com/org/app.git', path: 'q' } } };
+    const [git] = inventorySources([app('a', '1'.repeat(40), '2'.repeat(40)), app('b', '3'.repeat(40), '1'.repeat(40)), quiet], []).git;
+    expect(git!.deployedRevisions).toEqual(['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)]);
+    expect(git!.deployedBy).toEqual([
+      { application: 'argocd/a', field: 'spec.source', revisions: ['1'.repeat(40), '2'.repeat(40)] },
+      { application: 'argocd/b', field: 'spec.source', revisions: ['1'.repeat(40), '3'.repeat(40)] },
+    ]);
   });
 
   it('deployed revisions of a hydrator: sync and history in the sync repository, drySHA in the dry one', () => {
@@ -850,6 +874,10 @@ describe('hand-written cases', () => {
     expect(inv.git.map((g) => [g.normalizedURL, g.revisions, g.paths, g.deployedRevisions])).toEqual([
       ['https://git.example.com/dry', ['main'], ['apps/x'], ['a'.repeat(40)]],
       ['https://git.example.com/rendered', ['env/prod', 'env/prod-next'], ['x'], ['1'.repeat(40), '2'.repeat(40), 'b'.repeat(40)]],
+    ]);
+    expect(inv.git.map((g) => g.deployedBy)).toEqual([
+      [{ application: 'argocd/hydrated', field: 'spec.sourceHydrator.drySource', revisions: ['a'.repeat(40)] }],
+      [{ application: 'argocd/hydrated', field: 'spec.sourceHydrator.syncSource', revisions: ['1'.repeat(40), '2'.repeat(40), 'b'.repeat(40)] }],
     ]);
   });
 

@@ -1,7 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applicationsKey, assessReadiness, type ApplicationCheck, type SourceCheck } from '../../lambdas/backup/readiness.js';
+import { applicationSources } from '../../lambdas/argocd/app-sources.js';
+import { connectionContextFromObjects } from '../../lambdas/argocd/connection-config.js';
+import type { ExportManifest } from '../../lambdas/argocd/export-store.js';
+import { inventorySources, type SourceInventory } from '../../lambdas/argocd/git-sources.js';
+import type { ClusterExport } from '../../lambdas/backup/cluster-export.js';
+import { applicationChecks, applicationsKey, assessReadiness, type ApplicationCheck, type SourceCheck } from '../../lambdas/backup/readiness.js';
 import { putJson } from '../../lambdas/backup/run-store.js';
 import { verifyStep } from '../../lambdas/backup/steps.js';
 import { mirrorRepo, type MirrorResult } from '../../lambdas/git/mirror.js';
@@ -96,6 +101,54 @@ describe('restore readiness', () => {
     expect(apps.helm!.verdict).toBe('not-covered');
     expect(apps.oci!.verdict).toBe('not-covered');
     expect(apps.fileUrl!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: ['file:///srv/git/repo.git is not a Git URL argocd-dr can mirror (https://, http://, ssh:// or git@host:org/repo.git)'] });
+  });
+
+  it('judges each Application by the revisions it deployed itself; a manifest without deployedBy judges by the repository\'s', async () => {
+    const [main, feature] = [await rev('main'), await rev('feature/login')];
+    const gone = 'f'.repeat(40);
+    const application = (name: string, spec: object, status: object) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace: 'argocd' }, spec, status });
+    const objects = [
+      application('fine', { source: { repoURL: url, targetRevision: 'main', path: 'apps/guestbook' } }, { sync: { revision: main }, history: [{ revision: feature }] }),
+      application('lost', { source: { repoURL: url, targetRevision: 'main', path: 'apps/guestbook' } }, { sync: { revision: gone } }),
+      // A Helm chart version at index 0 is no Git revision: only the Git ones, by index, are checked.
+      application('multi', {
+        sources: [
+          { repoURL: 'https://charts.example.com', chart: 'app', targetRevision: '9.9.9' },
+          { repoURL: url, targetRevision: 'main', ref: 'values' },
+          { repoURL: url, targetRevision: 'feature/login', path: 'apps/login' },
+        ],
+      }, { sync: { revisions: ['9.9.9', main, feature] } }),
+    ];
+    const exported = (sources: SourceInventory): ClusterExport => ({
+      cluster: 'c',
+      manifest: { namespace: 'argocd', sources } as ExportManifest,
+      applications: applicationSources(objects),
+      credentials: [],
+      connection: connectionContextFromObjects([], 'argocd'),
+      writtenRepoURLs: new Map(),
+    });
+    const inventory = inventorySources(objects, []);
+    const judged = async (runId: string, sources: SourceInventory) => {
+      const checks = applicationChecks([exported(sources)]);
+      await putJson(store, applicationsKey(runId), checks);
+      expect(await verifyStep(store, runId, mirrored.bundle!)).toMatchObject({ ok: true });
+      const summary = await assessReadiness(store, runId, [mirrored]);
+      return { checks, summary, apps: Object.fromEntries(summary.applications.map((app) => [app.application.slice('argocd/'.length), app])) };
+    };
+
+    const { checks, summary, apps } = await judged('run-deployed-by', inventory);
+    expect(checks.find((check) => check.application === 'argocd/multi')!.sources.map((source) => source.deployedRevisions)).toEqual([undefined, [main], [feature]]);
+    expect(apps.fine!.verdict).toBe('ready');
+    expect(apps.lost!.sources[0]).toMatchObject({ verdict: 'not-ready', reasons: [`deployed revision ${gone.slice(0, 12)} not in the bundle`] });
+    expect(apps.multi!.verdict).toBe('not-covered');
+    expect(apps.multi!.sources.map((source) => source.verdict)).toEqual(['not-covered', 'ready', 'ready']);
+    expect(summary.notReady).toBe(1);
+
+    // Written before deployedBy: every Application of the repository answers for every deployed revision.
+    const old: SourceInventory = { ...inventory, git: inventory.git.map(({ deployedBy: _dropped, ...source }) => source) };
+    const before = await judged('run-deployed-old', old);
+    expect(Object.fromEntries(Object.entries(before.apps).map(([name, app]) => [name, app.verdict]))).toEqual({ fine: 'not-ready', lost: 'not-ready', multi: 'not-ready' });
+    expect(before.apps.fine!.sources[0]!.reasons).toEqual([`deployed revision ${gone.slice(0, 12)} not in the bundle`]);
   });
 
   it('answers from what the verify step kept, and never opens the bundle itself: a question verify did not answer is not ready', async () => {
