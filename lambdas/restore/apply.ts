@@ -250,7 +250,7 @@ function applyForm(object: KubeObject, argoNamespace: string): KubeObject {
 /**
  * What server-side apply left different from the backup's object: fields the backup lacks that other
  * field managers own stay after an apply. Returns the JSON merge patch that makes the object, cleaned as
- * an export cleans it, equal to the backup's (never status, operation or the server's metadata, which
+ * an export cleans it, equal to the backup's apart from extra labels and annotations (never status, operation or the server's metadata, which
  * cleaning leaves out of both sides), and a note naming the fields (paths only: a Secret's key names,
  * never its values).
  */
@@ -272,8 +272,11 @@ function leftoverPatch(applied: KubeObject, backup: KubeObject, argoNamespace: s
 /** RFC 7386 in reverse: the merge patch from `live` to `wanted`, collecting the paths it removes and replaces. */
 function mergePatchBetween(live: Record<string, unknown>, wanted: Record<string, unknown>, path: string, removed: string[], replaced: string[]): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
+  // Labels and annotations the backup lacks stay: installers record ownership there (Helm's
+  // meta.helm.sh/* and app.kubernetes.io/managed-by), and removing it breaks their next upgrade.
+  const keepExtraKeys = path === 'metadata.labels' || path === 'metadata.annotations';
   for (const key of Object.keys(live)) {
-    if (!(key in wanted)) {
+    if (!(key in wanted) && !keepExtraKeys) {
       patch[key] = null;
       removed.push(pathOf(path, key));
     }

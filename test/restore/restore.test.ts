@@ -250,7 +250,6 @@ describe('restore over objects others changed', () => {
       }
       if (object.metadata.name === 'payments') {
         spec.syncPolicy = { automated: { prune: true } };
-        changed.metadata = { ...changed.metadata, labels: { ...changed.metadata.labels, 'ui.example.com/touched': 'yes' } };
       }
       if (object.kind === 'Secret') changed.data = { ...(changed.data as object), bearerToken: Buffer.from(planted).toString('base64') };
       return changed;
@@ -266,7 +265,7 @@ describe('restore over objects others changed', () => {
     const result = await restore(target);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('updated Application argocd/guestbook (fields set by other managers removed: spec.source.helm, spec.syncPolicy.automated.allowEmpty)');
-    expect(result.stdout).toContain('updated Application argocd/payments (fields set by other managers removed: metadata.labels["ui.example.com/touched"], spec.syncPolicy)');
+    expect(result.stdout).toContain('updated Application argocd/payments (fields set by other managers removed: spec.syncPolicy)');
     expect(result.stdout).toContain('updated Secret argocd/private-repo (fields set by other managers removed: data.bearerToken)');
 
     const exportB = await tempDir('restore-over-changed');
@@ -285,6 +284,22 @@ describe('restore over objects others changed', () => {
       expect(text).not.toContain(planted);
       expect(text).not.toContain(Buffer.from(planted).toString('base64'));
     }
+  });
+
+  it("keeps labels and annotations the backup lacks: an installer's ownership (Helm's) survives the restore", async () => {
+    const helmOwned = (object: KubeObject): KubeObject => (object.kind === 'ConfigMap' && object.metadata.name === 'argocd-cm'
+      ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata.labels, 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { ...object.metadata.annotations, 'meta.helm.sh/release-name': 'argocd' } } }
+      : object);
+    const target = await cluster(freshInstallation().map(helmOwned));
+    const result = await restore(target);
+    expect(result.code).toBe(0);
+    const cm = target.server.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'argocd', name: 'argocd-cm' })!;
+    expect(cm.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm' });
+    expect(cm.metadata.annotations).toMatchObject({ 'meta.helm.sh/release-name': 'argocd' });
+    // The data is the backup's.
+    const backupCm = installation().find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'argocd-cm')!;
+    expect(cm.data).toEqual(backupCm.data);
+    expect(result.stdout).not.toContain('meta.helm.sh');
   });
 });
 
