@@ -120,13 +120,7 @@ export function fullInstallation(options: FullInstallationOptions = {}): KubeObj
 export function minimalInstallation(options: { namespace?: string } = {}): KubeObject[] {
   const ns = options.namespace ?? 'argocd';
   return [
-    namespace(ns),
-    ...argocdCrds(),
-    argocdDeployment(ns, 'argocd-server', 'server'),
-    argocdCm(ns, false),
-    argocdRbacCm(ns, false),
-    argocdSecret(ns),
-    defaultProject(ns),
+    ...unconfiguredInstallation(ns, argocdSecret(ns)),
     application(ns, 'guestbook', 'default', {
       source: gitSource('https://github.com/argoproj/argocd-example-apps.git', 'guestbook', 'HEAD'),
       status: syncedStatus({ source: gitSource('https://github.com/argoproj/argocd-example-apps.git', 'guestbook', 'HEAD'), revision: sha('minimal-guestbook') }),
@@ -286,13 +280,18 @@ export function demoInstallation(options: DemoInstallationOptions): KubeObject[]
  */
 export function freshInstallation(options: { namespace?: string } = {}): KubeObject[] {
   const ns = options.namespace ?? 'argocd';
+  return unconfiguredInstallation(ns, secret(ns, 'argocd-secret', { 'app.kubernetes.io/name': 'argocd-secret', ...PART_OF }, { 'server.secretkey': 'fresh-install-generated-key' }));
+}
+
+/** Argo CD's namespace, CRDs, server, default ConfigMaps and project, with the given argocd-secret. */
+function unconfiguredInstallation(ns: string, argocdSecretObject: KubeObject): KubeObject[] {
   return [
     namespace(ns),
     ...argocdCrds(),
     argocdDeployment(ns, 'argocd-server', 'server'),
     argocdCm(ns, false),
     argocdRbacCm(ns, false),
-    secret(ns, 'argocd-secret', { 'app.kubernetes.io/name': 'argocd-secret', ...PART_OF }, { 'server.secretkey': 'fresh-install-generated-key' }),
+    argocdSecretObject,
     defaultProject(ns),
   ];
 }
