@@ -7,9 +7,8 @@ import { parseSidecar } from '../git/sidecar.js';
 import type { BundleReport } from '../git/verify/findings.js';
 import type { Store } from '../store/store.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult } from './events.js';
-import { applicationsKey, bundleKeyOf, readinessAnswered, type ApplicationCheck } from './readiness.js';
 import { getJson } from './run-store.js';
-import { exportStep, mirrorStep, once, planStep, reportStep, verifyStep, type ExtraCredentialsSource, type RepoRunResult, type RunReport } from './steps.js';
+import { exportStep, mirrorStep, planStep, reportStep, verifyStep, type ExtraCredentialsSource, type RepoRunResult, type RunReport } from './steps.js';
 
 /**
  * A whole backup run in one process (the CLI, the demo): the same steps the Lambda handlers run,
@@ -88,7 +87,6 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
   emit({ step: 'plan', result: plan });
 
   const items = (await getJson<MirrorItem[]>(store, plan.itemsKey)) ?? [];
-  const checks = once(async () => (await getJson<ApplicationCheck[]>(store, applicationsKey(runId))) ?? []);
   const mirrorLimit = pLimit(concurrency);
   // Verification already uses every core: one bundle at a time, while the next mirrors stream in.
   const verifyLimit = pLimit(1);
@@ -102,7 +100,7 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
       onProgress: (progress) => emit({ step: 'mirror', url: item.url, progress, ...(expectedBytes ? { expectedBytes } : {}) }),
     });
     emit({ step: 'mirror', url: item.url, result });
-    const bundle = await bundleToVerify(store, runId, item, result, checks);
+    const bundle = result.verifyBundle;
     if (bundle) {
       verifications.push(verifyLimit(async () => {
         emit({ step: 'verify', bundle });
@@ -116,19 +114,6 @@ export async function runBackup(options: BackupRunOptions): Promise<RunReport> {
   const report = await reportStep(store, runId, exports);
   emit({ step: 'report', report });
   return report;
-}
-
-/**
- * The bundle verify must open after a mirror: a new one, one the plan sent for readiness, and, since the report
- * step opens no bundle, a stored one whose kept answers do not cover the run (its refs changed back between plan and
- * mirror, or this mirror failed and the Applications are checked against an earlier run's bundle).
- */
-async function bundleToVerify(store: Store, runId: string, item: MirrorItem, result: RepoRunResult, checks: () => Promise<ApplicationCheck[]>): Promise<string | undefined> {
-  if ((result.status === 'mirrored' || result.readinessOnly) && result.bundle) return result.bundle;
-  if (result.status === 'empty') return undefined;
-  const bundle = result.bundle ?? bundleKeyOf(item.url);
-  if (!bundle || (await store.head(bundle)) === undefined) return undefined;
-  return (await readinessAnswered(store, bundle, await checks())) ? undefined : bundle;
 }
 
 async function lastBundleBytes(store: Store, url: string): Promise<number | undefined> {

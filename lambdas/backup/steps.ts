@@ -13,7 +13,7 @@ import { redactSecrets } from '../shared/redact.js';
 import type { Store } from '../store/store.js';
 import { chooseCredentials, readClusterExport, resolveCredentials, type ClusterExport } from './cluster-export.js';
 import type { ExportStepResult, MirrorItem, PlanStepResult, VerifyItem } from './events.js';
-import { applicationChecks, applicationsKey, assessReadiness, readinessAnswered, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
+import { applicationChecks, applicationsKey, assessReadiness, readinessAnswered, bundleKeyOf, notReadyReasons, verifyAndAnswer, type ApplicationCheck, type ApplicationReadiness, type ReadinessSummary } from './readiness.js';
 import { getJson, listJson, putJson, runKeys } from './run-store.js';
 
 /**
@@ -51,7 +51,16 @@ export interface PlanOptions {
 }
 
 /** A repository's outcome in a run: the mirror's, plus which exported Secret (by name) it was fetched with. */
-export type RepoRunResult = MirrorResult & { credentialsFrom?: string; readinessOnly?: true };
+export type RepoRunResult = MirrorResult & {
+  credentialsFrom?: string;
+  readinessOnly?: true;
+  /**
+   * The bundle the verify step must open next, decided here for the state machine's Mirrored? choice and the CLI
+   * alike: a new bundle, one the plan sent for readiness, or a stored one whose kept readiness answers do not cover
+   * the run (this mirror failed, or the refs changed back since the plan) — the report step opens no bundle.
+   */
+  verifyBundle?: string;
+};
 
 /**
  * plan: every Git source of every exported cluster (and the configured extra repos), one ref listing each, over
@@ -145,11 +154,22 @@ export async function mirrorStep(store: Store, item: MirrorItem, options: Mirror
   // the plan's, already kept.
   if (item.readinessOnly) {
     const bundle = bundleKeyOf(item.url);
-    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle } : {}), readinessOnly: true };
+    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle, verifyBundle: bundle } : {}), readinessOnly: true };
   }
-  const result = await mirrorWith(store, item, { ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) }, options.extraCredentials);
+  const mirrored = await mirrorWith(store, item, { ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) }, options.extraCredentials);
+  const verifyBundle = await bundleToVerify(store, item, mirrored);
+  const result = verifyBundle ? { ...mirrored, verifyBundle } : mirrored;
   await putJson(store, runKeys.repoResult(item.runId, item.url), result);
   return result;
+}
+
+async function bundleToVerify(store: Store, item: MirrorItem, result: RepoRunResult): Promise<string | undefined> {
+  if (result.status === 'mirrored' && result.bundle) return result.bundle;
+  if (result.status === 'empty') return undefined;
+  const bundle = result.bundle ?? bundleKeyOf(item.url);
+  if (!bundle || (await store.head(bundle)) === undefined) return undefined;
+  const checks = (await getJson<ApplicationCheck[]>(store, applicationsKey(item.runId))) ?? [];
+  return (await readinessAnswered(store, bundle, checks)) ? undefined : bundle;
 }
 
 async function mirrorWith(store: Store, item: MirrorItem, options: Omit<MirrorOptions, 'store' | 'credentials' | 'context'>, extraCredentials: ExtraCredentialsSource | undefined): Promise<RepoRunResult> {
@@ -183,7 +203,7 @@ async function connectionOf(store: Store, clusters: readonly string[] | undefine
 }
 
 /** Calls `load` at most once, sharing its promise (a rejection included). */
-export function once<T>(load: () => Promise<T>): () => Promise<T> {
+function once<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined;
   return () => (loaded ??= load());
 }
@@ -261,7 +281,7 @@ export async function reportStep(store: Store, runId: string, exports: readonly 
   // As for mirrors: a new bundle, or one the plan sent to verify for readiness, that verify never reported on was
   // not verified (its verify crashed or timed out): a failed verification, never a success.
   const toVerify = new Set([
-    ...mirrored.filter((repo) => repo.status === 'mirrored' && repo.bundle).map((repo) => repo.bundle!),
+    ...mirrored.map((repo) => repo.verifyBundle).filter((bundle): bundle is string => bundle !== undefined),
     ...items.filter((item) => item.readinessOnly).map((item) => bundleKeyOf(item.url)).filter((bundle): bundle is string => bundle !== undefined),
   ]);
   const reportedBundles = new Set(verified.map((report) => report.bundle));

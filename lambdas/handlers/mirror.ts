@@ -1,11 +1,10 @@
 import type { MirrorItem } from '../backup/events.js';
-import { mirrorStep } from '../backup/steps.js';
-import type { MirrorResult } from '../git/mirror.js';
+import { mirrorStep, type RepoRunResult } from '../backup/steps.js';
 import { logger } from '../shared/powertools.js';
 import { extraCredentialsOf, handlerConfig } from './handler-config.js';
 import { backupHandler } from './middleware.js';
 
-export const handler = backupHandler(async (item: MirrorItem): Promise<MirrorResult> => {
+export const handler = backupHandler(async (item: MirrorItem): Promise<RepoRunResult> => {
   const config = handlerConfig();
   const extraCredentials = extraCredentialsOf(config);
   const result = await mirrorStep(config.store, item, { extraRefPatterns: config.refs, ...(extraCredentials ? { extraCredentials } : {}) });

@@ -116,7 +116,7 @@ export class BackupWorkflows extends Construct {
 
     const mirrorRepo = invoke(this, 'MirrorRepo', fn.mirror, { resultPath: '$.mirror', retryTaskFailures: true });
     const verifyNewBundle = invoke(this, 'VerifyNewBundle', fn.verify, {
-      payload: TaskInput.fromObject({ 'runId.$': '$.runId', 'bundle.$': '$.mirror.bundle' }),
+      payload: TaskInput.fromObject({ 'runId.$': '$.runId', 'bundle.$': '$.mirror.verifyBundle' }),
       resultPath: '$.verify',
       resultSelector: { 'bundle.$': '$.bundle', 'ok.$': '$.ok' },
       retryTaskFailures: true,
@@ -129,9 +129,8 @@ export class BackupWorkflows extends Construct {
     }, props.workBucket).itemProcessor(
       mirrorRepo.next(
         new Choice(this, 'Mirrored?')
-          .when(Condition.and(Condition.stringEquals('$.mirror.status', 'mirrored'), Condition.isPresent('$.mirror.bundle')), verifyNewBundle)
-          // An unchanged repo whose kept readiness answers do not cover this run's Applications.
-          .when(Condition.and(Condition.isPresent('$.mirror.readinessOnly'), Condition.isPresent('$.mirror.bundle')), verifyNewBundle)
+          // The mirror step names the bundle verify must open (a new one, or one readiness needs): steps.ts decides.
+          .when(Condition.isPresent('$.mirror.verifyBundle'), verifyNewBundle)
           .otherwise(new Succeed(this, 'NothingNewToVerify')),
       ),
     );

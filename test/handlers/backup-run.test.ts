@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ExportStepResult, MirrorItem, PlanStepResult } from '../../lambdas/backup/events.js';
-import type { RunReport } from '../../lambdas/backup/steps.js';
+import type { RepoRunResult, RunReport } from '../../lambdas/backup/steps.js';
 import type { MirrorResult } from '../../lambdas/git/mirror.js';
 import type { BundleReport } from '../../lambdas/git/verify/findings.js';
 import { handler as exportHandler } from '../../lambdas/handlers/export.js';
@@ -61,11 +61,9 @@ async function runBackup(runId: string, options: { skipVerify?: (bundle: string)
     const plan = await planHandler({ runId, exports: [exported] }, context) as PlanStepResult;
     const items = JSON.parse((await work().getText(plan.itemsKey))!) as MirrorItem[];
     for (const item of items) {
-      const mirrored = await mirrorHandler(item, context) as MirrorResult;
-      // The Mirrored? choice: a new bundle, or an unchanged one the plan wants opened for readiness.
-      if (mirrored.status === 'mirrored' || (mirrored as { readinessOnly?: true }).readinessOnly) {
-        if (!options.skipVerify?.(mirrored.bundle!)) await verifyHandler({ runId, bundle: mirrored.bundle! }, context) as BundleReport;
-      }
+      const mirrored = await mirrorHandler(item, context) as RepoRunResult;
+      // The Mirrored? choice: verify the bundle the mirror step named.
+      if (mirrored.verifyBundle && !options.skipVerify?.(mirrored.verifyBundle)) await verifyHandler({ runId, bundle: mirrored.verifyBundle }, context) as BundleReport;
     }
     await reportHandler({ runId, startedAt: new Date().toISOString(), exports: [exported], plan }, context);
     const report = JSON.parse((await vault().getText(`runs/${runId}.json`))!) as RunReport;
@@ -168,6 +166,32 @@ describe('a backup run through the Lambda handlers', () => {
       expect(again.plan).toMatchObject({ items: 0, changed: 0 });
       expect(again.report.result).toBe('Succeeded');
     } finally {
+      kube.put(app);
+      process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
+    }
+  });
+
+  it('when a mirror fails, verifies the earlier bundle if the Applications ask it something new, so readiness is still answered', async () => {
+    process.env.EXTRA_REPOS = '[]';
+    const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', namespace: 'argocd', name: 'guestbook' };
+    const app = kube.get(ref)!;
+    const before = (await gitRefs(origin)).get('refs/heads/main')!;
+    try {
+      // The repo changed (so the plan sends it to mirror), its fetch is cut, and the Application moved to v0.1.
+      await pushCommit(origin, 'main', 'apps/guestbook/cut.yaml', 'cut: true\n');
+      git.setFault('org/guestbook.git', { kind: 'cut', afterBytes: 64 });
+      kube.put({ ...app, spec: { ...(app.spec as object), source: { repoURL: `${git.url}/org/guestbook.git`, path: 'apps/guestbook', targetRevision: 'v0.1' } } });
+      const { report } = await runBackup('run-cut-new-revision');
+      expect(report.result).toBe('PartiallyFailed');
+      expect(report.repos).toEqual([expect.objectContaining({ status: 'failed', verifyBundle: expect.stringMatching(/org\/guestbook\.bundle$/) })]);
+      expect(report.totals).toMatchObject({ reposFailed: 1, bundlesVerified: 1, bundlesFailedVerification: 0 });
+      expect(report.readiness?.applications).toEqual([expect.objectContaining({
+        verdict: 'ready',
+        sources: [expect.objectContaining({ targetRevision: 'v0.1', reasons: [expect.stringMatching(/checked against the bundle of an earlier run/)] })],
+      })]);
+    } finally {
+      git.setFault('org/guestbook.git', undefined);
+      await git_(['update-ref', 'refs/heads/main', before], { cwd: origin });
       kube.put(app);
       process.env.EXTRA_REPOS = JSON.stringify([`${git.url}/org/extra.git`]);
     }

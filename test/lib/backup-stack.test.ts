@@ -236,7 +236,7 @@ describe('BackupStack workflows', () => {
         States: {
           MirrorRepo: { Resource: id(stack.functions.mirror) },
           'Mirrored?': { Type: 'Choice' },
-          VerifyNewBundle: { Resource: id(stack.functions.verify), Parameters: { 'bundle.$': '$.mirror.bundle' } },
+          VerifyNewBundle: { Resource: id(stack.functions.verify), Parameters: { 'bundle.$': '$.mirror.verifyBundle' } },
         },
       },
       Catch: [{ Next: 'Report' }],
