@@ -53,7 +53,6 @@ export interface PlanOptions {
 /** A repository's outcome in a run: the mirror's, plus which exported Secret (by name) it was fetched with. */
 export type RepoRunResult = MirrorResult & {
   credentialsFrom?: string;
-  readinessOnly?: true;
   /**
    * The bundle the verify step must open next, decided here for the state machine's Mirrored? choice and the CLI
    * alike: a new bundle, one the plan sent for readiness, or a stored one whose kept readiness answers do not cover
@@ -154,7 +153,7 @@ export async function mirrorStep(store: Store, item: MirrorItem, options: Mirror
   // the plan's, already kept.
   if (item.readinessOnly) {
     const bundle = bundleKeyOf(item.url);
-    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle, verifyBundle: bundle } : {}), readinessOnly: true };
+    return { url: item.url, status: 'unchanged', ...(bundle ? { bundle, verifyBundle: bundle } : {}) };
   }
   const mirrored = await mirrorWith(store, item, { ...(options.extraRefPatterns ? { extraRefPatterns: options.extraRefPatterns } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) }, options.extraCredentials);
   const verifyBundle = await bundleToVerify(store, item, mirrored);
