@@ -23,26 +23,63 @@ export interface StartS3rverOptions {
 }
 
 // Resolved like an import, so this works from test/ and from its compiled copy in dist/.
-const s3rverBin = path.join(path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json')), 'bin', 's3rver.js');
+const s3rverDir = path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json'));
+
+/**
+ * Runs s3rver with one fix. Its filesystem store answers a PUT (and an UploadPart) when the bytes
+ * have passed its hashing stream, not when the file is written, so a HEAD right after a PUT can see
+ * a short file: under load our upload check then reports a damaged object that S3 would never give
+ * us. Here the store waits for the file to be flushed before it answers.
+ */
+const launcher = `
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { mkdir, writeFile } = require('node:fs/promises');
+const { createWriteStream } = require('node:fs');
+const { Readable, Transform } = require('node:stream');
+const { pipeline } = require('node:stream/promises');
+const [dir, directory, bucket] = process.argv.slice(1);
+const S3rver = require(dir);
+const FilesystemStore = require(path.join(dir, 'lib', 'stores', 'filesystem.js'));
+
+async function writeHashed(file, content) {
+  await mkdir(path.dirname(file), { recursive: true });
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+  const hash = new Transform({
+    transform(chunk, encoding, done) { md5.update(chunk); size += chunk.length; done(null, chunk); },
+  });
+  await pipeline(source, hash, createWriteStream(file));
+  return { size, md5: md5.digest('hex') };
+}
+
+FilesystemStore.prototype.putObject = async function (object) {
+  const written = await writeHashed(this.getResourcePath(object.bucket, object.key, 'object'), object.content);
+  await this.putMetadata(object.bucket, object.key, object.metadata, written.md5);
+  return written;
+};
+FilesystemStore.prototype.putPart = async function (bucket, uploadId, partNumber, content) {
+  const file = path.join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId, String(partNumber));
+  const written = await writeHashed(file, content);
+  await writeFile(file + '.md5', written.md5);
+  return written;
+};
+
+new S3rver({ directory, address: '127.0.0.1', port: 0, silent: true, configureBuckets: [{ name: bucket }] })
+  .run()
+  .then(({ address, port }) => console.log('S3rver listening on %s:%d', address, port))
+  .catch((error) => { console.error(error); process.exit(1); });
+`;
 
 /** Starts s3rver 3.7 in its own process on a free loopback port, with one bucket. */
 export async function startS3rver(options: StartS3rverOptions = {}): Promise<S3rver> {
   const bucket = options.bucket ?? 'argocd-dr-test';
   const dataDir = await mkdtemp(path.join(tmpdir(), 's3rver-'));
   // The legacy provider brings back DES, which s3rver uses for ListObjectsV2 continuation tokens.
-  const child = spawn(
-    process.execPath,
-    [
-      '--openssl-legacy-provider',
-      s3rverBin,
-      '--directory', dataDir,
-      '--address', '127.0.0.1',
-      '--port', '0',
-      '--silent',
-      '--configure-bucket', bucket,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', launcher, s3rverDir, dataDir, bucket], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
   let port: number;
   try {
