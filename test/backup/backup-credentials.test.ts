@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,26 +15,37 @@ import { issueCertificate, type IssuedCertificate } from '../../demo/git-http/te
 import type { KubeObject } from '../../demo/kube/kube-api-server.js';
 import { generateSshKey, startSshGitServer, type SshGitServer } from '../../demo/ssh/sshd.js';
 import { argocdDr } from '../support/cli.js';
+import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js';
+import { startGitHubAppEndpoint, type GitHubAppEndpoint } from '../support/github-app-endpoint.js';
 
 /**
  * A backup run that needs every kind of Argo CD credential, all taken from the exported installation: an ssh
  * repository Secret with its key served by a real sshd whose host key is only in argocd-ssh-known-hosts-cm, an
  * HTTPS server behind a private CA given only in argocd-tls-certs-cm that wants a client certificate and a bearer
- * token from a repo-creds template, and an sshd whose host key Argo CD does not know.
+ * token from a repo-creds template, a GitHub App repository reached through the Secret's proxy, and an sshd whose
+ * host key Argo CD does not know.
  */
 const BEARER = 'PLANTED-bearer-token-for-tls-git-4b1f';
+const APP_ID = '424242';
+const INSTALLATION_ID = '31337';
+const APP_TOKEN = 'ghs_PLANTEDbackupRunInstallationToken42';
 
 let env: DemoEnvironment;
 let sshd: SshGitServer;
 let stranger: SshGitServer;
 let https: GitHttpServer;
+let appGit: GitHttpServer;
+let github: GitHubAppEndpoint;
+let proxy: ForwardProxy;
 let key: { privateKey: string; publicKey: string };
 let client: IssuedCertificate;
-let urls: { ssh: string; addons: string; tls: string; unknownHost: string; extra: string };
+let urls: { ssh: string; addons: string; tls: string; app: string; unknownHost: string; extra: string };
 
-/** What must never show outside the export: the planted key (and each line of it), the token, the client key. */
+const appKey = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } });
+
+/** What must never show outside the export: the planted keys (and each line of them), the tokens, the client key. */
 function leaks(text: string): string[] {
-  const secrets = [key.privateKey, client.keyPem, BEARER];
+  const secrets = [key.privateKey, client.keyPem, appKey.privateKey, BEARER, APP_TOKEN];
   const lines = secrets.flatMap((secret) => secret.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----')));
   return [...secrets, ...lines].filter((secret) => text.includes(secret.trim())).map((secret) => secret.slice(0, 12)).concat(leakedSecrets(text));
 }
@@ -87,10 +99,15 @@ beforeAll(async () => {
   sshd = await startSshGitServer({ root, authorizedKeys: [key.publicKey] });
   stranger = await startSshGitServer({ root, authorizedKeys: [key.publicKey] });
   https = await startGitHttpServer({ root, tls: { certPem: server.certPem, keyPem: server.keyPem, clientCaPem: client.caPem }, bearerToken: BEARER });
+  // GitHub takes an installation token as the password of user x-access-token.
+  appGit = await startGitHttpServer({ root, auth: { username: 'x-access-token', password: APP_TOKEN } });
+  github = await startGitHubAppEndpoint({ appId: APP_ID, publicKey: appKey.publicKey, installations: { [INSTALLATION_ID]: APP_TOKEN } });
+  proxy = await startForwardProxy();
   urls = {
     ssh: sshd.url(env.repos.guestbook.path),
     addons: sshd.url(env.repos.clusterAddons.path),
     tls: `${https.url}/${env.repos.billing.path}`,
+    app: `${appGit.url}/${env.repos.clusterAddons.path}`,
     unknownHost: stranger.url(env.repos.values.path),
     extra: sshd.url(env.repos.values.path),
   };
@@ -104,15 +121,20 @@ beforeAll(async () => {
     secret('ssh-creds', 'repo-creds', { type: 'git', url: `ssh://${sshd.user}@127.0.0.1:${stranger.port}/`, sshPrivateKey: key.privateKey }),
     secret('ssh-addons', 'repository', { type: 'git', url: urls.addons, sshPrivateKey: key.privateKey }),
     secret('tls-creds', 'repo-creds', { type: 'git', url: `${https.url}/`, bearerToken: BEARER, tlsClientCertData: client.certPem, tlsClientCertKey: client.keyPem }),
+    secret('github-app', 'repository', {
+      type: 'git', url: urls.app, proxy: proxy.url,
+      githubAppID: APP_ID, githubAppInstallationID: INSTALLATION_ID, githubAppPrivateKey: appKey.privateKey, githubAppEnterpriseBaseUrl: github.baseUrl,
+    }),
     application('ssh-guestbook', urls.ssh, 'guestbook', 'HEAD'),
     application('ssh-addons', urls.addons, 'addons/cert-manager', 'HEAD'),
     application('tls-billing', urls.tls, 'manifests', '8.5.1'),
+    application('app-addons', urls.app, 'addons/cert-manager', 'HEAD'),
     application('unknown-host', urls.unknownHost, 'charts', 'dev'),
   ]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([env?.stop(), sshd?.close(), stranger?.close(), https?.close()]);
+  await Promise.all([env?.stop(), sshd?.close(), stranger?.close(), https?.close(), appGit?.close(), github?.close(), proxy?.close()]);
   await removeTempDirs();
 });
 
@@ -133,6 +155,13 @@ describe('a backup run with every kind of Argo CD credential', () => {
     // The https server saw the token (and the TLS layer the client certificate) on every request.
     expect(https.requests.length).toBeGreaterThan(0);
     expect((await sshd.commands()).some((line) => line.startsWith(`git-upload-pack '/${env.repos.guestbook.path}'`))).toBe(true);
+  });
+
+  it('mirrors the GitHub App repository with an installation token bought with the Secret\'s key, through the Secret\'s proxy', () => {
+    expect(report.repos.find((r) => r.url === urls.app)).toMatchObject({ status: 'mirrored', verified: true, credentialsFrom: 'github-app' });
+    expect(github.requests).toContainEqual({ path: `/api/v3/app/installations/${INSTALLATION_ID}/access_tokens`, status: 201 });
+    expect(proxy.seen).toContain(`POST ${urls.app}/git-upload-pack`);
+    expect(report.readiness!.applications.find((app) => app.application === 'argocd/app-addons')).toMatchObject({ verdict: 'ready' });
   });
 
   it('fails the repository whose host key is not in argocd-ssh-known-hosts-cm, saying what to do: PartiallyFailed', () => {

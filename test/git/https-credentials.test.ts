@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import { removeTempDirs, tempDir } from '../../demo/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import { issueCertificate, type IssuedCertificate } from '../../demo/git-http/test-certificates.js';
 import { createRichRepo } from '../../demo/origin-repos.js';
+import { startForwardProxy } from '../support/forward-proxy.js';
 
 const PLANTED_BEARER = 'PLANTED-bearer-token-7f3a9c1e5b';
 const PLANTED_PAT = 'PLANTED-azure-pat-0c2d8e6a41';
@@ -157,48 +156,9 @@ describe('a URL with a user name only', () => {
   });
 });
 
-/** A forward proxy: CONNECT tunnels for https, absolute-URI requests for http. Records what it carried. */
-async function startProxy(): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
-  const seen: string[] = [];
-  const sockets = new Set<Socket>();
-  const proxy: Server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    const target = new URL(req.url!);
-    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  proxy.on('connect', (req, socket: Socket, head) => {
-    seen.push(`CONNECT ${req.url}`);
-    const [host, port] = req.url!.split(':');
-    const upstream = netConnect(Number(port), host!, () => {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(socket).pipe(upstream);
-    });
-    upstream.on('error', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-  });
-  proxy.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    seen,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      proxy.close(() => resolve());
-    }),
-  };
-}
-
 describe('proxies', () => {
   it('tunnels https through the repository\'s proxy, unless noProxy names the host', async () => {
-    const proxy = await startProxy();
+    const proxy = await startForwardProxy();
     try {
       const port = new URL(privateCa.url).port;
       const context = { tlsCerts: { '127.0.0.1': server.caPem } };
@@ -216,7 +176,7 @@ describe('proxies', () => {
   });
 
   it('sends plain http through the proxy with absolute URIs', async () => {
-    const proxy = await startProxy();
+    const proxy = await startForwardProxy();
     try {
       const { result } = await mirror(`${plain.url}/org/rich.git`, { proxy: proxy.url });
       expect(result.status).toBe('mirrored');
