@@ -35,6 +35,11 @@ export interface SshGitServer {
   knownHostsLine: string;
   /** One line per command run: the command and the GIT_PROTOCOL it saw, tab-separated. */
   commands(): Promise<string[]>;
+  /**
+   * From the next command on, sends only the first `afterBytes` bytes of git's output and then
+   * keeps the channel open without a word, as an overloaded host does; `undefined` serves normally.
+   */
+  stall(afterBytes: number | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,12 +65,19 @@ export async function startSshGitServer(options: SshGitServerOptions): Promise<S
   const log = path.join(dir, 'commands.log');
   await writeFile(log, '');
   const serve = path.join(dir, 'git-serve');
+  const stallFile = path.join(dir, 'stall-after-bytes');
   // git-shell runs only git-upload-pack/receive-pack/upload-archive; the sed makes '/org/x' relative to the root.
+  // A stall holds the channel for a minute at most, so no session outlives a test run by long.
   await writeFile(serve, [
     '#!/bin/sh',
     `printf '%s\\t%s\\n' "$SSH_ORIGINAL_COMMAND" "\${GIT_PROTOCOL:-}" >> '${log}'`,
     `cd '${root}' || exit 1`,
-    `exec git-shell -c "$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sed "s#^\\(git[ -][a-z-]*\\) '/#\\1 '#")"`,
+    `git_command=$(printf '%s' "$SSH_ORIGINAL_COMMAND" | sed "s#^\\(git[ -][a-z-]*\\) '/#\\1 '#")`,
+    `if [ -s '${stallFile}' ]; then`,
+    `  git-shell -c "$git_command" | { head -c "$(cat '${stallFile}')"; sleep 60; }`,
+    '  exit 0',
+    'fi',
+    'exec git-shell -c "$git_command"',
     '',
   ].join('\n'));
   await chmod(serve, 0o755);
@@ -104,6 +116,7 @@ export async function startSshGitServer(options: SshGitServerOptions): Promise<S
         hostKey,
         knownHostsLine: `[127.0.0.1]:${port} ${hostKey}`,
         commands: async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean),
+        stall: (afterBytes) => writeFile(stallFile, afterBytes === undefined ? '' : String(afterBytes)),
         close: () => stop(child),
       };
     }

@@ -48,7 +48,7 @@ export function openSshConnection(repo: RepoUrl, options: SshTransportOptions): 
       client = new Client();
       await connect(client, location, options, fail);
       channel = await exec(client, `git-upload-pack ${shellQuote(location.path)}`, fail);
-      reader = new PktLineReader(channelOutput(channel, options.idleTimeoutMs, fail, idle));
+      reader = new PktLineReader(channelOutput(channel, options.idleTimeoutMs, fail, idle, () => client?.destroy()));
       return reader;
     },
     async request(body) {
@@ -165,6 +165,7 @@ async function* channelOutput(
   idleTimeoutMs: number,
   fail: (message: string, failure: SshFailure) => SshTransportError,
   idle: { stop: () => void },
+  abandonConnection: () => void,
 ): AsyncGenerator<Buffer> {
   let stderr = '';
   let exitCode: number | undefined;
@@ -181,7 +182,9 @@ async function* channelOutput(
     clearTimeout(timer);
     timer = setTimeout(() => {
       stalled = fail(`no data from the server for ${Math.round(idleTimeoutMs / 1000)} s; it may be overloaded or stalled — retry later or raise --timeout`, 'timeout');
-      channel.destroy();
+      // Closing only the channel would wait for the server to confirm, which a stalled server never
+      // does; dropping the connection ends the channel's stream here and now.
+      abandonConnection();
     }, idleTimeoutMs);
   };
   idle.stop = () => clearTimeout(timer);

@@ -10,7 +10,7 @@ import type { GitConnectionContext, GitCredentials } from '../../lambdas/git/cre
 import { mirrorRepo, type MirrorResult } from '../../lambdas/git/mirror.js';
 import { parseSidecar } from '../../lambdas/git/sidecar.js';
 import { openStore } from '../../lambdas/store/open-store.js';
-import { removeTempDirs, tempDir } from '../../demo/git.js';
+import { git, removeTempDirs, tempDir } from '../../demo/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../demo/git-http/git-http-server.js';
 import { createRichRepo, createSha256Repo } from '../../demo/origin-repos.js';
 import { generateSshKey, startSshGitServer, type SshGitServer } from '../../demo/ssh/sshd.js';
@@ -145,6 +145,30 @@ describe('SSH failures, each with its own message', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+
+  it('a server that stops sending mid-fetch: a timeout that fails the repo, and the earlier bundle stays', async () => {
+    const stalling = await createRichRepo(root, 'org/stalling.git');
+    const dir = await tempDir('store');
+    const options = { store: openStore(dir), credentials: { sshPrivateKey: key.privateKey }, context: { knownHosts: v2.knownHostsLine }, idleTimeoutMs: 1500 };
+    const first = await mirrorRepo(v2.url('org/stalling.git'), options);
+    expect(first.status).toBe('mirrored');
+    const before = await readFile(path.join(dir, first.bundle!));
+
+    // A new commit, so the next run has to fetch; the server then goes quiet halfway through its answer.
+    const tree = (await git(['rev-parse', 'main^{tree}'], { cwd: stalling })).trim();
+    const commit = (await git(['commit-tree', tree, '-p', 'main', '-m', 'after the backup'], { cwd: stalling })).trim();
+    await git(['update-ref', 'refs/heads/main', commit], { cwd: stalling });
+    await v2.stall(Math.floor(before.length / 2));
+    let second: MirrorResult;
+    try {
+      second = await mirrorRepo(v2.url('org/stalling.git'), options);
+    } finally {
+      await v2.stall(undefined);
+    }
+    expect(second).toMatchObject({ status: 'failed', error: expect.stringMatching(/no data from the server for 2 s; it may be overloaded or stalled — retry later or raise --timeout/) });
+    expect(await readFile(path.join(dir, first.bundle!))).toEqual(before);
+    expectNoKey(JSON.stringify(second));
   });
 
   it('a repository the server does not have: git-upload-pack\'s own words', async () => {
