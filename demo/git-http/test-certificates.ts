@@ -14,7 +14,8 @@ export interface IssuedCertificate {
 }
 
 /**
- * A throwaway CA and one certificate from it: a server certificate for 127.0.0.1 / localhost, or
+ * A throwaway CA and one certificate from it: a server certificate for 127.0.0.1 / localhost (and
+ * git.test, a name only a test proxy resolves), or
  * a client certificate (clientAuth) for a Git server that asks for one.
  */
 export async function issueCertificate(purpose: 'server' | 'client', commonName = purpose === 'server' ? 'git.test' : 'argocd-dr'): Promise<IssuedCertificate> {
@@ -23,7 +24,7 @@ export async function issueCertificate(purpose: 'server' | 'client', commonName 
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=argocd-dr test ${purpose} CA`, '-keyout', file('ca.key'), '-out', file('ca.pem')]);
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${commonName}`, '-keyout', file('leaf.key'), '-out', file('leaf.csr')]);
   const extensions = purpose === 'server'
-    ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
+    ? 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:git.test\nextendedKeyUsage=serverAuth\n'
     : 'extendedKeyUsage=clientAuth\n';
   await writeFile(file('ext.cnf'), extensions);
   await run('openssl', ['x509', '-req', '-in', file('leaf.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('ext.cnf'), '-out', file('leaf.pem')]);

@@ -4,13 +4,14 @@ import type { GitCredentials } from './credentials.js';
 /**
  * The proxy a request to `target` goes through, as Argo CD's repo-server picks it: the repository's
  * own `proxy` (bypassed for hosts in its `noProxy`), else HTTPS_PROXY / HTTP_PROXY (bypassed for
- * NO_PROXY, and, as Go's ProxyFromEnvironment does, for localhost and loopback addresses).
+ * NO_PROXY). Both go through Go's httpproxy rules, which never proxy localhost or a loopback address.
  */
 export function proxyFor(target: URL, credentials?: GitCredentials, env: NodeJS.ProcessEnv = process.env): URL | undefined {
-  if (credentials?.proxy) return bypasses(target, credentials.noProxy) ? undefined : proxyUrl(credentials.proxy);
-  const fromEnv = target.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
-  if (!fromEnv || isLoopback(target.hostname) || bypasses(target, env.NO_PROXY ?? env.no_proxy)) return undefined;
-  return proxyUrl(fromEnv);
+  const own = credentials?.proxy || undefined;
+  const proxy = own ?? (target.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy);
+  const noProxy = own ? credentials?.noProxy : env.NO_PROXY ?? env.no_proxy;
+  if (!proxy || isLoopback(target.hostname) || bypasses(target, noProxy)) return undefined;
+  return proxyUrl(proxy);
 }
 
 export class ProxyConfigError extends Error {}

@@ -102,12 +102,13 @@ beforeAll(async () => {
   // GitHub takes an installation token as the password of user x-access-token.
   appGit = await startGitHttpServer({ root, auth: { username: 'x-access-token', password: APP_TOKEN } });
   github = await startGitHubAppEndpoint({ appId: APP_ID, publicKey: appKey.publicKey, installations: { [INSTALLATION_ID]: APP_TOKEN } });
-  proxy = await startForwardProxy();
+  // git.test resolves only at the proxy, so the repository is reachable only through the Secret's proxy.
+  proxy = await startForwardProxy({ resolve: { 'git.test': '127.0.0.1' } });
   urls = {
     ssh: sshd.url(env.repos.guestbook.path),
     addons: sshd.url(env.repos.clusterAddons.path),
     tls: `${https.url}/${env.repos.billing.path}`,
-    app: `${appGit.url}/${env.repos.clusterAddons.path}`,
+    app: `${appGit.url.replace('127.0.0.1', 'git.test')}/${env.repos.clusterAddons.path}`,
     unknownHost: stranger.url(env.repos.values.path),
     extra: sshd.url(env.repos.values.path),
   };

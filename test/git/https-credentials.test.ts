@@ -157,38 +157,55 @@ describe('a URL with a user name only', () => {
 });
 
 describe('proxies', () => {
+  // git.test resolves only at the proxy: a request that went around it could not reach the server.
+  const behindProxy = (server: GitHttpServer) => server.url.replace('127.0.0.1', 'git.test');
+  const startProxy = () => startForwardProxy({ resolve: { 'git.test': '127.0.0.1' } });
+
   it('tunnels https through the repository\'s proxy, unless noProxy names the host', async () => {
-    const proxy = await startForwardProxy();
+    const proxy = await startProxy();
     try {
-      const port = new URL(privateCa.url).port;
-      const context = { tlsCerts: { '127.0.0.1': server.caPem } };
-      const { result, bundle } = await mirror(`${privateCa.url}/org/rich.git`, { proxy: proxy.url }, context);
+      const url = `${behindProxy(privateCa)}/org/rich.git`;
+      const context = { tlsCerts: { 'git.test': server.caPem } };
+      const { result, bundle } = await mirror(url, { proxy: proxy.url }, context);
       expect(result.status).toBe('mirrored');
       expect(bundle!.equals(await referenceBundle())).toBe(true);
-      expect(proxy.seen).toContain(`CONNECT 127.0.0.1:${port}`);
+      expect(proxy.seen).toContain(`CONNECT git.test:${new URL(privateCa.url).port}`);
 
       proxy.seen.length = 0;
-      expect((await mirror(`${privateCa.url}/org/rich.git`, { proxy: proxy.url, noProxy: 'git.example.com,127.0.0.0/8' }, context)).result.status).toBe('mirrored');
+      const direct = await mirror(url, { proxy: proxy.url, noProxy: 'git.example.com,.test' }, context);
       expect(proxy.seen).toEqual([]);
+      expect(direct.result).toMatchObject({ status: 'failed', error: expect.stringMatching(/host git\.test:\d+ could not be resolved/) });
     } finally {
       await proxy.close();
     }
   });
 
   it('sends plain http through the proxy with absolute URIs', async () => {
-    const proxy = await startForwardProxy();
+    const proxy = await startProxy();
+    try {
+      const url = `${behindProxy(plain)}/org/rich.git`;
+      const { result } = await mirror(url, { proxy: proxy.url });
+      expect(result.status).toBe('mirrored');
+      expect(proxy.seen.some((line) => line.startsWith(`GET ${url}/info/refs`))).toBe(true);
+      expect(proxy.seen.some((line) => line.startsWith(`POST ${url}/git-upload-pack`))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('never sends a loopback address through the repository\'s proxy, as Argo CD', async () => {
+    const proxy = await startProxy();
     try {
       const { result } = await mirror(`${plain.url}/org/rich.git`, { proxy: proxy.url });
       expect(result.status).toBe('mirrored');
-      expect(proxy.seen.some((line) => line.startsWith(`GET ${plain.url}/org/rich.git/info/refs`))).toBe(true);
-      expect(proxy.seen.some((line) => line.startsWith(`POST ${plain.url}/org/rich.git/git-upload-pack`))).toBe(true);
+      expect(proxy.seen).toEqual([]);
     } finally {
       await proxy.close();
     }
   });
 
   it('a proxy that is down fails the repo with a message about the connection', async () => {
-    const { result } = await mirror(`${plain.url}/org/rich.git`, { proxy: 'http://127.0.0.1:1' });
+    const { result } = await mirror(`${behindProxy(plain)}/org/rich.git`, { proxy: 'http://127.0.0.1:1' });
     expect(result).toMatchObject({ status: 'failed', error: expect.stringMatching(/connection refused/) });
   });
 
@@ -202,8 +219,10 @@ describe('proxies', () => {
     expect(proxyFor(new URL('https://git.example.com/x'), undefined, env)).toBeDefined();
     // Loopback is never proxied from the environment (Go's ProxyFromEnvironment).
     expect(proxyFor(new URL('https://127.0.0.1:8443/x'), undefined, env)).toBeUndefined();
-    // The repository's own proxy wins over the environment.
+    // The repository's own proxy wins over the environment; it too is never used for loopback.
     expect(proxyFor(new URL('https://github.com/x'), { proxy: 'http://repo-proxy:8080' }, env)?.host).toBe('repo-proxy:8080');
+    expect(proxyFor(new URL('https://localhost:8443/x'), { proxy: 'http://repo-proxy:8080' }, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://[::1]:8443/x'), { proxy: 'http://repo-proxy:8080' }, env)).toBeUndefined();
     expect(bypasses(new URL('https://sub.example.com/x'), 'example.com')).toBe(true);
     expect(bypasses(new URL('https://example.com/x'), '.example.com')).toBe(false);
     expect(bypasses(new URL('https://anything/x'), '*')).toBe(true);

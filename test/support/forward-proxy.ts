@@ -9,14 +9,24 @@ export interface ForwardProxy {
   close(): Promise<void>;
 }
 
+export interface ForwardProxyOptions {
+  /**
+   * Host names only the proxy can resolve, to the address it connects to, as behind a corporate
+   * proxy. A client that went around the proxy cannot reach these names (and loopback addresses
+   * are never proxied, as in Argo CD), so a test that uses them proves the proxy was used.
+   */
+  resolve?: Record<string, string>;
+}
+
 /** A forward proxy on loopback, as a corporate one behaves: CONNECT tunnels for https, absolute-URI requests for http. */
-export async function startForwardProxy(): Promise<ForwardProxy> {
+export async function startForwardProxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
+  const address = (host: string): string => options.resolve?.[host] ?? host;
   const seen: string[] = [];
   const sockets = new Set<Socket>();
   const proxy: Server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const target = new URL(req.url!);
-    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+    const upstream = httpRequest({ host: address(target.hostname), port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(res);
     });
@@ -26,7 +36,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
   proxy.on('connect', (req, socket: Socket, head) => {
     seen.push(`CONNECT ${req.url}`);
     const [host, port] = req.url!.split(':');
-    const upstream = netConnect(Number(port), host!, () => {
+    const upstream = netConnect(Number(port), address(host!), () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
       upstream.pipe(socket).pipe(upstream);
