@@ -14,9 +14,9 @@ export interface IssuedCertificate {
 }
 
 /**
- * A throwaway CA and one certificate from it: a server certificate for 127.0.0.1 / localhost (and
- * git.test, a name only a test proxy resolves), or
- * a client certificate (clientAuth) for a Git server that asks for one.
+ * A throwaway CA and one certificate from it: a server certificate for 127.0.0.1, localhost and
+ * git.test (a name only a test proxy resolves), or a client certificate (clientAuth) for a Git
+ * server that asks for one.
  */
 export async function issueCertificate(purpose: 'server' | 'client', commonName = purpose === 'server' ? 'git.test' : 'argocd-dr'): Promise<IssuedCertificate> {
   const dir = await tempDir('certs');
