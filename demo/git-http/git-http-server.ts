@@ -17,6 +17,8 @@ export type Fault =
   | { kind: 'status'; status: number }
   /** Buffers the pack-carrying POST response and sends transform(body) instead. */
   | { kind: 'rewrite'; transform: (body: Buffer) => Buffer }
+  /** Buffers the ref advertisement (GET info/refs) and sends transform(body) instead, e.g. to offer fewer capabilities, as an older server does. */
+  | { kind: 'advertise'; transform: (body: Buffer) => Buffer }
   /** Sends the pack-carrying POST response at about bytesPerSecond, ten pieces a second: a slow link, for progress displays. */
   | { kind: 'slow'; bytesPerSecond: number }
   /** Answers every request for the repository with a 301 to the same path under another repository (a renamed repo), on this server or at `toOrigin`. */
@@ -261,15 +263,18 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     }
 
     const packRequest = record.method === 'POST' && urlPath.endsWith('/git-upload-pack');
+    const advertisement = record.method === 'GET' && urlPath.endsWith('/info/refs');
     let mode: Fault['kind'] | 'stream' = 'stream';
-    if (fault && packRequest) {
+    if (fault?.kind === 'advertise') {
+      if (advertisement) mode = 'advertise';
+    } else if (fault && packRequest) {
       // upload-pack has read the whole request before answering, so the body is complete here.
       await requestDone;
       if (carriesPack(record.requestBody)) mode = fault.kind;
     }
 
     record.status = head.status;
-    if (mode === 'rewrite' || mode === 'cut') {
+    if (mode === 'rewrite' || mode === 'advertise' || mode === 'cut') {
       delete head.headers['content-length'];
     }
 
@@ -299,7 +304,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       return;
     }
 
-    if (mode === 'rewrite' && fault?.kind === 'rewrite') {
+    if ((mode === 'rewrite' && fault?.kind === 'rewrite') || (mode === 'advertise' && fault?.kind === 'advertise')) {
       const chunks: Buffer[] = [head.rest];
       child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
       child.stdout.resume();

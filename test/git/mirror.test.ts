@@ -110,6 +110,25 @@ describe.each([
   });
 });
 
+describe('a v0 server that offers no side-band, as git before 1.6 did', () => {
+  it('reads the pack unframed after the NAK, into a bundle real git accepts', async () => {
+    const { dir, store } = await newStore();
+    v0.setFault('org/rich.git', { kind: 'advertise', transform: withoutCapabilities(['side-band', 'side-band-64k']) });
+    let result;
+    try {
+      result = await mirrorRepo(`${v0.url}/org/rich.git`, { store });
+    } finally {
+      v0.setFault('org/rich.git', undefined);
+    }
+    expect(result).toMatchObject({ status: 'mirrored' });
+    await expectBundleMatchesOrigin(path.join(dir, result.bundle!), origins.rich!);
+    // The want line asked for no side-band, so upload-pack sent the pack bytes as they are.
+    const fetch = v0.requests.filter((request) => request.method === 'POST' && request.path === '/org/rich.git/git-upload-pack').at(-1)!;
+    expect(fetch.requestBody.toString('latin1')).toMatch(/^[0-9a-f]{4}want [0-9a-f]{40} /);
+    expect(fetch.requestBody.toString('latin1')).not.toMatch(/side-band/);
+  });
+});
+
 describe('incremental runs', () => {
   it('reports unchanged and rewrites nothing when the refs did not move', async () => {
     const { dir, store } = await newStore();
@@ -323,6 +342,20 @@ describe('failures stay with their repository', () => {
     });
   });
 });
+
+/** A v0 ref advertisement transform that drops these capabilities from the first ref's line. */
+function withoutCapabilities(dropped: string[]): (body: Buffer) => Buffer {
+  return (body) => {
+    const packets = pkts(body);
+    const index = packets.findIndex((pkt) => pkt.includes(0));
+    const text = packets[index]!.subarray(4).toString('latin1');
+    const [ref, capabilities] = text.split('\0') as [string, string];
+    const kept = capabilities.trimEnd().split(' ').filter((capability) => !dropped.includes(capability)).join(' ');
+    const line = `${ref}\0${kept}\n`;
+    packets[index] = Buffer.from(`${(line.length + 4).toString(16).padStart(4, '0')}${line}`, 'latin1');
+    return Buffer.concat(packets);
+  };
+}
 
 /** Splits a v2 fetch response into pkt-lines (length prefix included). */
 function pkts(body: Buffer): Buffer[] {
