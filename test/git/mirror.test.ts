@@ -351,10 +351,14 @@ function withoutCapabilities(dropped: string[]): (body: Buffer) => Buffer {
     const text = packets[index]!.subarray(4).toString('latin1');
     const [ref, capabilities] = text.split('\0') as [string, string];
     const kept = capabilities.trimEnd().split(' ').filter((capability) => !dropped.includes(capability)).join(' ');
-    const line = `${ref}\0${kept}\n`;
-    packets[index] = Buffer.from(`${(line.length + 4).toString(16).padStart(4, '0')}${line}`, 'latin1');
+    packets[index] = pktLineOf(`${ref}\0${kept}\n`);
     return Buffer.concat(packets);
   };
+}
+
+/** One pkt-line of latin1 text, length prefix included; written out here so the tests do not lean on the code under test. */
+function pktLineOf(text: string): Buffer {
+  return Buffer.from(`${(text.length + 4).toString(16).padStart(4, '0')}${text}`, 'latin1');
 }
 
 /** Splits a v2 fetch response into pkt-lines (length prefix included). */
@@ -380,13 +384,12 @@ function flipLastPackByte(body: Buffer): Buffer {
 
 /** Puts a packfile-uris section in front of the packfile section, as a server with offloading would. */
 function injectPackfileUris(body: Buffer): Buffer {
-  const line = (text: string) => Buffer.from(`${(text.length + 4).toString(16).padStart(4, '0')}${text}`);
   const index = body.indexOf('packfile\n');
   const start = index - 4;
   return Buffer.concat([
     body.subarray(0, start),
-    line('packfile-uris\n'),
-    line(`${'a'.repeat(40)} https://cdn.example/pack.pack\n`),
+    pktLineOf('packfile-uris\n'),
+    pktLineOf(`${'a'.repeat(40)} https://cdn.example/pack.pack\n`),
     Buffer.from('0001'),
     body.subarray(start),
   ]);
