@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { commitDateEnv, git, removeTempDir, tempDir } from './git.js';
 
@@ -283,24 +283,4 @@ export async function addTags(repoDir: string, count: number, target = 'HEAD', p
 /** Deletes a tag from a bare origin. */
 export async function deleteTag(repoDir: string, tag: string): Promise<void> {
   await git(['update-ref', '-d', `refs/tags/${tag}`], { cwd: repoDir });
-}
-
-/** Deletes a branch from a bare origin. */
-export async function deleteBranch(repoDir: string, branch: string): Promise<void> {
-  await git(['update-ref', '-d', `refs/heads/${branch}`], { cwd: repoDir });
-}
-
-/** Every bare repository under root, as paths relative to it (e.g. org/rich.git). */
-export async function listBareRepos(root: string): Promise<string[]> {
-  const found: string[] = [];
-  async function walk(rel: string): Promise<void> {
-    const entries = await readdir(path.join(root, rel), { withFileTypes: true });
-    if (entries.some((e) => e.name === 'HEAD' && e.isFile()) && entries.some((e) => e.name === 'objects')) {
-      found.push(rel);
-      return;
-    }
-    for (const entry of entries) if (entry.isDirectory()) await walk(rel === '' ? entry.name : `${rel}/${entry.name}`);
-  }
-  await walk('');
-  return found.sort();
 }
